@@ -1,0 +1,69 @@
+/*
+ * conn.h - one client connection: resolve (IDN via libidn2), connect
+ * under a deadline, buffered line input, write-all, every read and
+ * write bounded by an absolute deadline (a trickle of bytes never
+ * extends it).  Knows nothing about SMTP.
+ */
+#ifndef SMTPSEND_CONN_H
+#define SMTPSEND_CONN_H
+
+#include <stddef.h>
+#include "util.h"
+
+struct tlsio_opts;
+
+enum conn_status {
+	CONN_OK,
+	CONN_TIMEOUT,		/* deadline passed */
+	CONN_EOF,		/* peer closed */
+	CONN_ERRNO,		/* see conn_errno() */
+	CONN_TOOLONG,		/* a line longer than the caller's bound */
+};
+
+struct conn;
+
+/*
+ * Resolve host (a name, possibly an IDN U-label, an IPv4 or an IPv6
+ * literal, with or without brackets) and connect to the first address
+ * that answers before the deadline (milliseconds, absolute, now_ms()).
+ * FAIL_RESOLVE when the name does not resolve, FAIL_TEMP when no
+ * address accepts the connection.
+ */
+struct conn	*conn_open(const char *host, const char *port,
+		    long long deadline, struct fail *);
+void		 conn_close(struct conn *);
+
+/*
+ * Next line, without its LF (a CR before it is kept for the caller to
+ * judge).  *line points into the input buffer until the next call.
+ * Lines over max bytes give CONN_TOOLONG.
+ */
+enum conn_status conn_getline(struct conn *, long long deadline, size_t max,
+		    char **line, size_t *len);
+/* Write all of buf. */
+enum conn_status conn_write(struct conn *, const void *, size_t,
+		    long long deadline);
+/*
+ * Switch to TLS (STARTTLS after its 220, or implicit TLS right after
+ * connecting).  Any byte already received is refused as FAIL_PROTOCOL:
+ * it was sent before the handshake and must never be read as a reply
+ * afterwards (CVE-2021-22947, CVE-2011-0411 class).  FAIL_TLS or
+ * FAIL_TEMP from the handshake.
+ */
+int		 conn_starttls(struct conn *, const struct tlsio_opts *,
+		    long long deadline, struct fail *);
+int		 conn_is_tls(const struct conn *);
+/* TLS details for --serverinfo, one line per call (nothing if plain). */
+void		 conn_tls_describe(struct conn *,
+		    void (*)(void *, const char *), void *);
+/* Bytes received and not yet consumed by conn_getline(). */
+size_t		 conn_pending(const struct conn *);
+int		 conn_errno(const struct conn *);
+/* The peer is on a loopback address (127.0.0.0/8, ::1). */
+int		 conn_is_loopback(const struct conn *);
+/* The peer's numeric address ("127.0.0.1", "::1"). */
+const char	*conn_peer(const struct conn *);
+/* The host name in ASCII (IDN converted), as used for DNS. */
+const char	*conn_host(const struct conn *);
+
+#endif

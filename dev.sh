@@ -1,0 +1,70 @@
+#!/bin/sh
+# dev.sh - set up a Debian 12 machine for smtpsend and run a make target.
+#
+#   ./dev.sh demo     install what is missing, then "make demo"
+#   ./dev.sh check    install what is missing, then "make check"
+#   ./dev.sh deps     only install what is missing
+#
+# Works on a bare Debian 12 (no compiler, no make).  As root it installs the
+# missing packages with apt-get; otherwise it prints the apt-get line to run
+# and exits 1.  OpenSMTPD conflicts with postfix as a package, so its .deb
+# is only unpacked, into tests/.cache/opensmtpd (gitignored).
+set -u
+cd "$(dirname "$0")" || exit 1
+
+# Build: make gcc libc6-dev pkg-config libssl-dev libidn2-dev.
+# Tests: openssl (certificates), python3 + python3-aiosmtpd (fake and real
+# servers), postfix (smtp-sink, smtpd), mandoc (man page lint), valgrind,
+# procps (ps) and mount (unshare/mount for OpenSMTPD's private spool).
+# Runtime libraries of the unpacked OpenSMTPD 6.8 (ldd): libevent-2.1-7,
+# libdb5.3 (the rest - libssl3, zlib1g, libcrypt1, libpam0g - are in base).
+PKGS="make gcc libc6-dev pkg-config libssl-dev libidn2-dev openssl python3
+python3-aiosmtpd postfix mandoc valgrind procps mount libevent-2.1-7 libdb5.3"
+
+target=${1:-}
+case $target in
+demo|check|deps) ;;
+*) echo "usage: ./dev.sh demo|check|deps" >&2; exit 64 ;;
+esac
+
+missing=
+for p in $PKGS; do
+	st=$(dpkg-query -W -f='${db:Status-Status}' "$p" 2>/dev/null)
+	[ "$st" = installed ] || missing="$missing $p"
+done
+need_osmtpd=no
+[ -x tests/.cache/opensmtpd/usr/sbin/smtpd ] || need_osmtpd=yes
+
+if [ -n "$missing" ]; then
+	if [ "$(id -u)" != 0 ]; then
+		echo "dev.sh: missing Debian packages:$missing" >&2
+		echo "dev.sh: as root, run:" >&2
+		echo "  echo 'postfix postfix/main_mailer_type select No configuration' | debconf-set-selections" >&2
+		echo "  apt-get update && DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends$missing" >&2
+		exit 1
+	fi
+	echo "dev.sh: installing:$missing"
+	# Postfix must not ask questions or configure a system MTA.
+	echo 'postfix postfix/main_mailer_type select No configuration' |
+	    debconf-set-selections || exit 1
+	apt-get update || exit 1
+	DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends \
+	    $missing </dev/null || exit 1
+elif [ $need_osmtpd = yes ] && [ "$(id -u)" = 0 ]; then
+	apt-get update || exit 1   # apt-get download needs package lists
+fi
+
+if [ $need_osmtpd = yes ]; then
+	echo "dev.sh: unpacking OpenSMTPD into tests/.cache/opensmtpd"
+	sh tests/servers/opensmtpd.sh fetch || exit 1
+fi
+
+# With "No configuration" postfix starts no system daemon; the tests use
+# their own instances on free ports anyway.  Say so if one is running.
+if [ -f /var/spool/postfix/pid/master.pid ] &&
+    kill -0 "$(tr -d ' ' </var/spool/postfix/pid/master.pid)" 2>/dev/null; then
+	echo "dev.sh: note: a system Postfix is running (the tests do not use it)"
+fi
+
+[ "$target" = deps ] && exit 0
+exec make "$target"

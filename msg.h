@@ -1,0 +1,107 @@
+/*
+ * msg.h - the message: read once, scanned, then streamed to the wire.
+ *
+ * msg_load() takes the input (stdin or --file) and makes it seekable:
+ * a regular file is read in place (pread from its start offset),
+ * anything else (a pipe, a tty) is copied to an unlinked temporary
+ * file.  Memory use is constant in the size of the body: only the
+ * header section (bounded by MSG_HDR_MAX) is held in memory.
+ *
+ * Input may use CRLF, LF or lone CR line ends, mixed; each is one line
+ * end and becomes CRLF on output ("\r\r\n" is two line ends).  A NUL
+ * byte anywhere is FAIL_DATA.  A leading mbox "From " line is dropped.
+ *
+ * msg_read() then produces the exact bytes for the wire, NOT
+ * dot-stuffed (that is the SMTP engine's job, BDAT needs none):
+ * rewritten header section (Bcc/Resent-Bcc removed, Date, Message-ID,
+ * From added when missing, MIME headers adjusted when the body is
+ * re-encoded), the empty line, then the body.  Every line ends in
+ * CRLF, the output always ends in CRLF, no line exceeds 998 octets
+ * (RFC 5322 2.1.1): a non-multipart body with a longer line is
+ * re-encoded as quoted-printable; inside a multipart message the line
+ * is broken and a warning is given.  msg_size() is the exact number of
+ * bytes msg_read() yields.
+ */
+#ifndef SMTPSEND_MSG_H
+#define SMTPSEND_MSG_H
+
+#include <sys/types.h>
+#include "util.h"
+
+/* Bound on the header section kept in memory: far above any real
+ * message's headers (a few KiB), keeps memory constant. */
+#define MSG_HDR_MAX	(4 * 1024 * 1024)
+
+struct msg_opts {
+	int		 read_recipients;	/* -t: To/Cc/Bcc (or Resent-*) */
+	const char	*fullname;		/* -F, display name for added From */
+	const char	*from_addr;		/* address for an added From: */
+	const char	*msgid_domain;		/* right side of added Message-ID */
+	int		 add_date;		/* add Date: when missing (1) */
+	int		 add_msgid;		/* add Message-ID: when missing (1) */
+	int		 add_from;		/* add From: when missing (1) */
+	/* warnings (long line broken, ...); may be NULL */
+	void		(*warn)(void *, const char *);
+	void		*warnarg;
+};
+
+struct msg;
+
+/*
+ * Read and scan the input on fd (not closed; the caller owns it).
+ * name is used in error messages ("stdin" or the file name).
+ * Failures: FAIL_DATA (NUL byte, header section too large, bad
+ * address in a -t header), FAIL_IO.
+ */
+struct msg	*msg_load(int fd, const char *name, const struct msg_opts *,
+		    struct fail *);
+void		 msg_free(struct msg *);
+
+/* Recipients found in the headers with -t: deduplicated addr-specs. */
+const struct strv *msg_recipients(const struct msg *);
+/* The first addr-spec of the From: header, or NULL. */
+const char	*msg_from_addr(const struct msg *);
+/* Exact size of what msg_read() produces. */
+off_t		 msg_size(const struct msg *);
+/* Size of the (rewritten) header section incl. the empty line. */
+size_t		 msg_header_size(const struct msg *);
+/* Non-zero if the output has any octet >= 0x80. */
+int		 msg_is_8bit(const struct msg *);
+
+/* Start (or restart) the output stream at the beginning. */
+int		 msg_rewind(struct msg *, struct fail *);
+/* Next bytes of the output; 0 at the end, -1 on error (FAIL_IO). */
+ssize_t		 msg_read(struct msg *, char *, size_t, struct fail *);
+
+/*
+ * Append the original input to an mbox file (mboxrd: "From " line with
+ * sender and date, LF line ends, ">From " quoting, a blank line after),
+ * created 0600 if missing, fsync'ed.  Failure: FAIL_IO.
+ */
+int		 msg_save_mbox(struct msg *, const char *path,
+		    const char *sender, struct fail *);
+
+/*
+ * Address parsing (RFC 5322 3.4): an address-list with groups,
+ * comments, quoted local parts, angle addresses, folding.  Each
+ * mailbox's addr-spec is appended to out (quoted local parts are kept
+ * quoted as needed for SMTP, comments and display names dropped).
+ * Returns 0, or -1 with FAIL_DATA (CR, LF or another control character,
+ * unbalanced brackets, an empty or malformed address).
+ */
+int		 msg_parse_addrlist(const char *, size_t, struct strv *,
+		    struct fail *);
+/* Same for exactly one address (a -f argument); "<>" and "" give "". */
+int		 msg_parse_addr(const char *, char **, struct fail *);
+
+/*
+ * Line-end normalisation as a streaming filter, exported for the unit
+ * tests and used by msg.c itself: each call consumes all of in and
+ * appends to out (cap must be >= 2*inlen+2); CR, LF, CRLF -> CRLF.
+ * state must start at 0.  Returns bytes written.  flush at the end
+ * (in=NULL) completes a pending CR.
+ */
+size_t		 msg_crlf(int *state, const char *in, size_t inlen,
+		    char *out);
+
+#endif

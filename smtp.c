@@ -1,0 +1,1041 @@
+/*
+ * smtp.c - the SMTP/LMTP client session (RFC 5321, 2033, 2920, 1870,
+ * 6152, 6531, 3461, 2034/3463).
+ *
+ * Blocking and straight-line: each phase sends its command(s) and reads
+ * the reply under its own deadline.  The envelope is pipelined (MAIL,
+ * every RCPT, DATA in one write) only when the server offers PIPELINING.
+ * Nothing here prints or exits: replies go to params->on_reply, client
+ * lines to params->on_send, the outcome to struct smtp_result.
+ */
+#include <sys/types.h>
+
+#include <errno.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+#include "conn.h"
+#include "msg.h"
+#include "smtp.h"
+#include "tlsio.h"
+
+/* Recipients per pipelined batch: the replies of one batch (about 50
+ * octets each) must fit the socket buffers, or client and server could
+ * both block writing (RFC 2920 3.1 warns of this deadlock). */
+#define RCPT_BATCH	100
+/* Size of one block of message data written under one deadline. */
+#define DATA_CHUNK	(64 * 1024)
+/* Wait for QUIT's reply at most this long: the message is already
+ * delivered or abandoned, only politeness is at stake. */
+#define QUIT_WAIT	10
+
+const char *const smtp_phase_names[PH_MAX] = {
+	[PH_CONNECT] = "connect",
+	[PH_GREETING] = "greeting",
+	[PH_EHLO] = "EHLO",
+	[PH_HELO] = "HELO",
+	[PH_STARTTLS] = "STARTTLS",
+	[PH_AUTH] = "AUTH",
+	[PH_MAIL] = "MAIL FROM",
+	[PH_RCPT] = "RCPT TO",
+	[PH_DATA] = "DATA",
+	[PH_BODY] = "message data",
+	[PH_DOT] = "end of data",
+	[PH_QUIT] = "QUIT",
+};
+
+struct session {
+	const struct smtp_params *p;
+	struct smtp_result	*res;
+	struct msg		*msg;
+	struct conn		*c;
+	struct smtp_reply	 r;
+	int			 closed;	/* 421 seen or link lost */
+	int			 esmtp;
+	const char		*hello;		/* "EHLO" or "LHLO" */
+};
+
+static int	 reply_read(struct session *, enum smtp_phase, const char *);
+static int	 cmd_send(struct session *, enum smtp_phase, const char *, ...)
+		    __attribute__((format(printf, 3, 4)));
+static void	 fail_reply(struct session *, enum fail_class, const char *,
+		    ...) __attribute__((format(printf, 3, 4)));
+static int	 do_greeting(struct session *);
+static int	 do_hello(struct session *);
+static int	 do_tls(struct session *);
+static int	 do_envelope(struct session *);
+static int	 do_body(struct session *);
+static int	 do_final(struct session *);
+static void	 do_quit(struct session *);
+
+int
+smtp_phase_timeout(enum smtp_phase ph)
+{
+	/* RFC 5321 4.5.3.2 minimum timeouts, in seconds. */
+	switch (ph) {
+	case PH_CONNECT:
+		return 60;		/* SPEC: connect 60 s */
+	case PH_DATA:
+		return 120;		/* 4.5.3.2.3 DATA initiation */
+	case PH_BODY:
+		return 180;		/* 4.5.3.2.4 data block */
+	case PH_DOT:
+		return 600;		/* 4.5.3.2.5 DATA termination */
+	default:
+		return 300;		/* 4.5.3.2.1/2 greeting, MAIL, RCPT */
+	}
+}
+
+static long long
+deadline_for(const struct session *s, enum smtp_phase ph)
+{
+	int secs = s->p->timeout > 0 ? s->p->timeout : smtp_phase_timeout(ph);
+
+	if (ph == PH_QUIT && secs > QUIT_WAIT)
+		secs = QUIT_WAIT;
+	return now_ms() + (long long)secs * 1000;
+}
+
+int
+smtp_parse_line(const char *l, size_t len, int *last, const char **text)
+{
+	/* RFC 5321 4.2: three digits, first 2-5 here (no 1yz replies in
+	 * SMTP client use), second 0-5, then SP, "-" or the line end. */
+	if (len < 3 || l[0] < '2' || l[0] > '5' || l[1] < '0' || l[1] > '5' ||
+	    l[2] < '0' || l[2] > '9')
+		return -1;
+	if (memchr(l, '\0', len) != NULL)
+		return -1;
+	if (len == 3) {
+		*last = 1;
+		*text = l + 3;
+	} else if (l[3] == ' ' || l[3] == '-') {
+		*last = l[3] == ' ';
+		*text = l + 4;
+	} else
+		return -1;
+	return (l[0] - '0') * 100 + (l[1] - '0') * 10 + (l[2] - '0');
+}
+
+size_t
+smtp_parse_enh(int code, const char *t, char *enh)
+{
+	/* RFC 3463: class.subject.detail, class matching the reply,
+	 * subject and detail 1-3 digits. */
+	size_t i = 0, n;
+
+	enh[0] = '\0';
+	if (t[0] != '0' + code / 100 || t[1] != '.')
+		return 0;
+	i = 2;
+	for (int part = 0; part < 2; part++) {
+		n = 0;
+		while (t[i + n] >= '0' && t[i + n] <= '9')
+			n++;
+		if (n < 1 || n > 3)
+			return 0;
+		i += n;
+		if (part == 0) {
+			if (t[i] != '.')
+				return 0;
+			i++;
+		}
+	}
+	if (t[i] != '\0' && t[i] != ' ')
+		return 0;
+	memcpy(enh, t, i);
+	enh[i] = '\0';
+	return t[i] == ' ' ? i + 1 : i;
+}
+
+void
+smtp_parse_caps(const struct smtp_reply *r, struct smtp_caps *caps)
+{
+	memset(caps, 0, sizeof(*caps));
+	for (size_t i = 1; i < r->nlines; i++) {
+		const char *l = r->line[i];
+		size_t kw = strcspn(l, " =");
+		const char *arg = l[kw] ? l + kw + 1 : l + kw;
+
+		/* Postfix smtp-sink ends with an empty "250 " line. */
+		if (kw == 0)
+			continue;
+#define IS(name) (kw == sizeof(name) - 1 && strncasecmp(l, name, kw) == 0)
+		if (IS("PIPELINING"))
+			caps->ext |= EXT_PIPELINING;
+		else if (IS("SIZE")) {
+			char *end;
+			unsigned long long v;
+
+			caps->ext |= EXT_SIZE;
+			errno = 0;
+			v = strtoull(arg, &end, 10);
+			/* RFC 1870: no number or 0 means no fixed limit */
+			if (errno == 0 && end != arg && arg[0] >= '0' &&
+			    arg[0] <= '9')
+				caps->size = v;
+		} else if (IS("8BITMIME"))
+			caps->ext |= EXT_8BITMIME;
+		else if (IS("SMTPUTF8"))
+			caps->ext |= EXT_SMTPUTF8;
+		else if (IS("DSN"))
+			caps->ext |= EXT_DSN;
+		else if (IS("CHUNKING"))
+			caps->ext |= EXT_CHUNKING;
+		else if (IS("ENHANCEDSTATUSCODES"))
+			caps->ext |= EXT_ENHANCED;
+		else if (IS("STARTTLS"))
+			caps->ext |= EXT_STARTTLS;
+		else if (IS("AUTH")) {
+			size_t have = strlen(caps->auth);
+
+			caps->ext |= EXT_AUTH;
+			/* "AUTH=LOGIN PLAIN" is the pre-RFC form */
+			if (have > 0 && have + 1 < sizeof(caps->auth))
+				caps->auth[have++] = ' ';
+			xstrlcpy(caps->auth + have, arg,
+			    sizeof(caps->auth) - have);
+		}
+#undef IS
+	}
+}
+
+void
+smtp_reply_text(const struct smtp_reply *r, char *out, size_t cap)
+{
+	size_t o;
+
+	o = (size_t)snprintf(out, cap, "%d", r->code);
+	for (size_t i = 0; i < r->nlines && o + 4 < cap; i++) {
+		const char *sep = i == 0 ? " " : " / ";
+
+		if (r->line[i][0] == '\0')
+			continue;
+		o += (size_t)snprintf(out + o, cap - o, "%s", sep);
+		if (o >= cap)
+			break;
+		sanitize(out + o, cap - o, r->line[i], strlen(r->line[i]));
+		o += strlen(out + o);
+	}
+}
+
+/* Record a failure that is the server's reply; message + ": " + reply */
+static void
+fail_reply(struct session *s, enum fail_class cls, const char *fmt, ...)
+{
+	char what[512];
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(what, sizeof(what), fmt, ap);
+	va_end(ap);
+	s->res->code = s->r.code;
+	smtp_reply_text(&s->r, s->res->reply, sizeof(s->res->reply));
+	fail_set(&s->res->fail, cls, "%s: %s", what, s->res->reply);
+}
+
+static const char *
+phase_what(enum smtp_phase ph)
+{
+	switch (ph) {
+	case PH_GREETING:
+		return "the greeting";
+	case PH_BODY:
+		return "sending the message";
+	case PH_DOT:
+		return "the reply to the end of data";
+	default:
+		return NULL;
+	}
+}
+
+/*
+ * Read one complete reply into s->r under the phase's deadline and
+ * validate it: well-formed lines, one code throughout, bounded size.
+ * 421 at any stage means the server is closing: recorded as FAIL_TEMP.
+ */
+static int
+reply_read(struct session *s, enum smtp_phase ph, const char *cmd)
+{
+	struct smtp_reply *r = &s->r;
+	long long deadline = deadline_for(s, ph);
+	char where[128], shown[160];
+	int last = 0;
+
+	if (phase_what(ph) != NULL)
+		snprintf(where, sizeof(where), "%s", phase_what(ph));
+	else
+		snprintf(where, sizeof(where), "the reply to %s", cmd);
+	r->nlines = 0;
+	r->used = 0;
+	r->code = 0;
+	r->enh[0] = '\0';
+	while (!last) {
+		char *line;
+		const char *text;
+		size_t len, tlen;
+		int code;
+		enum conn_status st;
+
+		st = conn_getline(s->c, deadline, SMTP_LINE_MAX, &line, &len);
+		if (st != CONN_OK) {
+			s->res->phase = ph;
+			if (st == CONN_TOOLONG) {
+				fail_set(&s->res->fail, FAIL_PROTOCOL,
+				    "malformed reply: a line over %d octets "
+				    "in %s", SMTP_LINE_MAX, where);
+				return -1;
+			}
+			s->closed = 1;
+			if (st == CONN_TIMEOUT)
+				fail_set(&s->res->fail, FAIL_TEMP,
+				    "timed out after %d s waiting for %s",
+				    s->p->timeout > 0 ? s->p->timeout :
+				    smtp_phase_timeout(ph), where);
+			else if (st == CONN_EOF)
+				fail_set(&s->res->fail, FAIL_TEMP,
+				    "connection lost waiting for %s", where);
+			else
+				fail_set(&s->res->fail, FAIL_TEMP,
+				    "connection error waiting for %s: %s",
+				    where, strerror(conn_errno(s->c)));
+			return -1;
+		}
+		if (len > 0 && line[len - 1] == '\r')
+			len--;
+		code = smtp_parse_line(line, len, &last, &text);
+		if (code < 0 || (r->nlines > 0 && code != r->code)) {
+			s->res->phase = ph;
+			sanitize(shown, sizeof(shown), line, len);
+			fail_set(&s->res->fail, FAIL_PROTOCOL,
+			    "malformed reply (%s) in %s: \"%s\"",
+			    code < 0 ? "not a reply line" :
+			    "codes differ between lines", where, shown);
+			return -1;
+		}
+		tlen = len - (size_t)(text - line);
+		if (r->nlines == SMTP_REPLY_MAXLINES ||
+		    r->used + tlen + 1 > sizeof(r->buf)) {
+			s->res->phase = ph;
+			fail_set(&s->res->fail, FAIL_PROTOCOL,
+			    "malformed reply: more than %d lines or %zu octets "
+			    "in %s", SMTP_REPLY_MAXLINES, sizeof(r->buf), where);
+			return -1;
+		}
+		r->code = code;
+		memcpy(r->buf + r->used, text, tlen);
+		r->buf[r->used + tlen] = '\0';
+		r->line[r->nlines++] = r->buf + r->used;
+		r->used += tlen + 1;
+	}
+	smtp_parse_enh(r->code, r->line[0], r->enh);
+	if (s->p->on_reply != NULL)
+		s->p->on_reply(s->p->cbarg, ph, r);
+	if (r->code == 421) {
+		/* RFC 5321 3.8: the server is closing; no QUIT. */
+		s->res->phase = ph;
+		s->closed = 1;
+		fail_reply(s, FAIL_TEMP, "server closing the connection "
+		    "(%s)", where);
+		return -1;
+	}
+	return 0;
+}
+
+/* Send one command line.  Data the server sent unasked before it is a
+ * protocol violation (it would be taken as the reply to this command). */
+static int
+cmd_send(struct session *s, enum smtp_phase ph, const char *fmt, ...)
+{
+	char line[SMTP_LINE_MAX];
+	va_list ap;
+	int n;
+	enum conn_status st;
+
+	va_start(ap, fmt);
+	n = vsnprintf(line, sizeof(line) - 2, fmt, ap);
+	va_end(ap);
+	if (n < 0 || (size_t)n >= sizeof(line) - 2) {
+		fail_set(&s->res->fail, FAIL_DATA, "command too long: %.40s...",
+		    line);
+		return -1;
+	}
+	if (conn_pending(s->c) > 0) {
+		s->res->phase = ph;
+		fail_set(&s->res->fail, FAIL_PROTOCOL, "protocol error: "
+		    "the server sent data before %s was sent",
+		    smtp_phase_names[ph]);
+		return -1;
+	}
+	if (s->p->on_send != NULL)
+		s->p->on_send(s->p->cbarg, line, (size_t)n);
+	memcpy(line + n, "\r\n", 2);
+	st = conn_write(s->c, line, (size_t)n + 2, deadline_for(s, ph));
+	if (st != CONN_OK) {
+		s->res->phase = ph;
+		s->closed = 1;
+		fail_set(&s->res->fail, FAIL_TEMP, "connection %s sending %s",
+		    st == CONN_TIMEOUT ? "timed out" : "lost",
+		    smtp_phase_names[ph]);
+		return -1;
+	}
+	return 0;
+}
+
+static int
+do_greeting(struct session *s)
+{
+	if (reply_read(s, PH_GREETING, NULL) == -1)
+		return -1;
+	if (s->r.code == 220)
+		return 0;
+	s->res->phase = PH_GREETING;
+	if (s->r.code >= 400 && s->r.code < 600)
+		/* RFC 5321 3.1: 554 instead of 220; still QUIT. */
+		fail_reply(s, s->r.code >= 500 ? FAIL_PERM : FAIL_TEMP,
+		    "server refused the connection");
+	else
+		fail_reply(s, FAIL_PROTOCOL, "unexpected greeting");
+	return -1;
+}
+
+static int
+do_hello(struct session *s)
+{
+	const struct smtp_params *p = s->p;
+
+	s->hello = p->proto == PROTO_LMTP ? "LHLO" : "EHLO";
+	if (cmd_send(s, PH_EHLO, "%s %s", s->hello, p->helo) == -1 ||
+	    reply_read(s, PH_EHLO, s->hello) == -1)
+		return -1;
+	if (s->r.code == 250) {
+		s->esmtp = 1;
+		smtp_parse_caps(&s->r, &s->res->caps);
+		return 0;
+	}
+	s->res->phase = PH_EHLO;
+	if (s->r.code >= 500 && s->r.code < 600 && p->proto == PROTO_SMTP) {
+		/* RFC 5321 4.1.4: an old server refuses EHLO; try HELO. */
+		if (cmd_send(s, PH_HELO, "HELO %s", p->helo) == -1 ||
+		    reply_read(s, PH_HELO, "HELO") == -1)
+			return -1;
+		if (s->r.code == 250) {
+			memset(&s->res->caps, 0, sizeof(s->res->caps));
+			return 0;
+		}
+		s->res->phase = PH_HELO;
+		if (s->r.code >= 400 && s->r.code < 600)
+			fail_reply(s, s->r.code >= 500 ? FAIL_PERM : FAIL_TEMP,
+			    "HELO %s rejected", p->helo);
+		else
+			fail_reply(s, FAIL_PROTOCOL, "unexpected reply to HELO");
+		return -1;
+	}
+	if (s->r.code >= 400 && s->r.code < 600)
+		fail_reply(s, s->r.code >= 500 ? FAIL_PERM : FAIL_TEMP,
+		    "%s %s rejected", s->hello, p->helo);
+	else
+		fail_reply(s, FAIL_PROTOCOL, "unexpected reply to %s",
+		    s->hello);
+	return -1;
+}
+
+static void
+tls_info(struct session *s)
+{
+	if (s->p->on_info != NULL)
+		conn_tls_describe(s->c, s->p->on_info, s->p->cbarg);
+}
+
+/*
+ * RFC 3207 STARTTLS.  Required (--tls=starttls), or wanted (auto) when
+ * offered; auto to a non-loopback server that does not offer it is an
+ * error: no silent plaintext.  After the handshake everything learnt
+ * before is forgotten and EHLO is sent again (RFC 3207 4.2).
+ */
+static int
+do_tls(struct session *s)
+{
+	const struct smtp_params *p = s->p;
+	int offered = (s->res->caps.ext & EXT_STARTTLS) != 0;
+
+	if (p->tls == TLS_OFF || p->tls == TLS_IMPLICIT)
+		return 0;
+	s->res->phase = PH_STARTTLS;
+	if (!offered) {
+		if (p->tls == TLS_AUTO && conn_is_loopback(s->c))
+			return 0;
+		fail_set(&s->res->fail, FAIL_PERM, "the server does not "
+		    "offer STARTTLS%s; nothing was sent (use --tls=off to "
+		    "send in plaintext)", s->esmtp ? "" :
+		    " (it refused EHLO)");
+		return -1;
+	}
+	if (cmd_send(s, PH_STARTTLS, "STARTTLS") == -1 ||
+	    reply_read(s, PH_STARTTLS, "STARTTLS") == -1)
+		return -1;
+	if (s->r.code != 220) {
+		if (s->r.code >= 400)
+			fail_reply(s, FAIL_PERM, "STARTTLS refused; nothing "
+			    "was sent");
+		else
+			fail_reply(s, FAIL_PROTOCOL, "unexpected reply to "
+			    "STARTTLS");
+		return -1;
+	}
+	if (conn_starttls(s->c, p->tlsopts, deadline_for(s, PH_STARTTLS),
+	    &s->res->fail) == -1) {
+		s->closed = 1;
+		return -1;
+	}
+	s->res->tls = 1;
+	memset(&s->res->caps, 0, sizeof(s->res->caps));
+	tls_info(s);
+	return do_hello(s);
+}
+
+static int
+is_ascii(const char *a)
+{
+	for (; *a; a++)
+		if ((unsigned char)*a >= 0x80)
+			return 0;
+	return 1;
+}
+
+/* RFC 3461 4: xtext encoding for ENVID. */
+static void
+xtext(const char *in, char *out, size_t cap)
+{
+	size_t o = 0;
+
+	for (; *in && o + 4 < cap; in++) {
+		unsigned char c = (unsigned char)*in;
+
+		if (c < 33 || c > 126 || c == '+' || c == '=')
+			o += (size_t)snprintf(out + o, cap - o, "+%02X", c);
+		else
+			out[o++] = (char)c;
+	}
+	out[o] = '\0';
+}
+
+/* MAIL FROM:<...> with the parameters the server offers. */
+static void
+mail_line(struct session *s, int utf8, char *out, size_t cap)
+{
+	const struct smtp_params *p = s->p;
+	const struct smtp_caps *caps = &s->res->caps;
+	size_t o;
+
+	o = (size_t)snprintf(out, cap, "MAIL FROM:<%s>", p->sender);
+	if ((caps->ext & EXT_SIZE) && s->msg != NULL)
+		o += (size_t)snprintf(out + o, cap - o, " SIZE=%lld",
+		    (long long)msg_size(s->msg));
+	if (o < cap && s->msg != NULL && msg_is_8bit(s->msg) &&
+	    (caps->ext & EXT_8BITMIME))
+		o += (size_t)snprintf(out + o, cap - o, " BODY=8BITMIME");
+	if (o < cap && utf8)
+		o += (size_t)snprintf(out + o, cap - o, " SMTPUTF8");
+	if (o < cap && (caps->ext & EXT_DSN) && p->dsn_ret != NULL)
+		o += (size_t)snprintf(out + o, cap - o, " RET=%s",
+		    strcasecmp(p->dsn_ret, "full") == 0 ? "FULL" : "HDRS");
+	if (o < cap && (caps->ext & EXT_DSN) && p->dsn_envid != NULL) {
+		char x[256];
+
+		xtext(p->dsn_envid, x, sizeof(x));
+		snprintf(out + o, cap - o, " ENVID=%s", x);
+	}
+}
+
+static void
+rcpt_line(struct session *s, size_t i, char *out, size_t cap)
+{
+	const struct smtp_params *p = s->p;
+	size_t o;
+
+	o = (size_t)snprintf(out, cap, "RCPT TO:<%s>", p->rcpt[i]);
+	if (o < cap && (s->res->caps.ext & EXT_DSN) && p->dsn_notify != NULL)
+		snprintf(out + o, cap - o, " NOTIFY=%s", p->dsn_notify);
+}
+
+/* Checks before the envelope: SMTPUTF8, SIZE, 8BITMIME, DSN. */
+static int
+pre_envelope(struct session *s, int *utf8)
+{
+	const struct smtp_params *p = s->p;
+	const struct smtp_caps *caps = &s->res->caps;
+	int need = !is_ascii(p->sender);
+
+	for (size_t i = 0; i < p->nrcpt && !need; i++)
+		need = !is_ascii(p->rcpt[i]);
+	*utf8 = need;
+	s->res->phase = PH_MAIL;
+	if (need && !(caps->ext & EXT_SMTPUTF8)) {
+		/* RFC 6531 3.4: without SMTPUTF8 such an address cannot
+		 * be sent; downgrading it is not ours to do. */
+		fail_set(&s->res->fail, FAIL_DATA, "a non-ASCII address "
+		    "needs SMTPUTF8, which the server does not offer");
+		return -1;
+	}
+	/* RFC 1870 6: refuse early rather than send what will bounce. */
+	if ((caps->ext & EXT_SIZE) && caps->size > 0 && s->msg != NULL &&
+	    (unsigned long long)msg_size(s->msg) > caps->size) {
+		fail_set(&s->res->fail, FAIL_PERM, "message size %lld "
+		    "exceeds the server's limit of %llu octets",
+		    (long long)msg_size(s->msg), caps->size);
+		return -1;
+	}
+	if (s->msg != NULL && msg_is_8bit(s->msg) &&
+	    !(caps->ext & EXT_8BITMIME) && p->on_warn != NULL)
+		p->on_warn(p->cbarg, "8-bit message data sent to a server "
+		    "without 8BITMIME");
+	if ((p->dsn_notify || p->dsn_ret || p->dsn_envid) &&
+	    !(caps->ext & EXT_DSN) && p->on_warn != NULL)
+		p->on_warn(p->cbarg, "the server does not offer DSN; "
+		    "-N/-R/-V ignored");
+	return 0;
+}
+
+/* Judge a MAIL reply; -1 if it failed. */
+static int
+mail_judge(struct session *s)
+{
+	if (s->r.code >= 200 && s->r.code < 300)
+		return 0;
+	s->res->phase = PH_MAIL;
+	if (s->r.code >= 400)
+		fail_reply(s, s->r.code >= 500 ? FAIL_PERM : FAIL_TEMP,
+		    "MAIL FROM:<%s> rejected", s->p->sender);
+	else
+		fail_reply(s, FAIL_PROTOCOL, "unexpected reply to MAIL FROM");
+	return -1;
+}
+
+/* Record a RCPT reply; -1 only for a protocol error. */
+static int
+rcpt_judge(struct session *s, size_t i)
+{
+	struct smtp_rcpt_result *rr = &s->res->rcpt[i];
+	char text[1024];
+
+	if (s->r.code >= 300 && s->r.code < 400) {
+		s->res->phase = PH_RCPT;
+		fail_reply(s, FAIL_PROTOCOL, "unexpected reply to "
+		    "RCPT TO:<%s>", s->p->rcpt[i]);
+		return -1;
+	}
+	rr->code = s->r.code;
+	memcpy(rr->enh, s->r.enh, sizeof(rr->enh));
+	smtp_reply_text(&s->r, text, sizeof(text));
+	free(rr->text);
+	rr->text = xstrdup(text);
+	rr->accepted = s->r.code < 300;
+	if (rr->accepted)
+		s->res->naccepted++;
+	else
+		s->res->nrefused++;
+	return 0;
+}
+
+/* After the envelope: may we go on to the data? */
+static int
+envelope_verdict(struct session *s)
+{
+	struct smtp_result *res = s->res;
+	int perm = 0;
+
+	if (res->nrefused == 0)
+		return 0;
+	for (size_t i = 0; i < s->p->nrcpt; i++)
+		if (!res->rcpt[i].accepted && res->rcpt[i].code >= 500)
+			perm = 1;
+	res->phase = PH_RCPT;
+	if (res->naccepted == 0) {
+		fail_set(&res->fail, perm ? FAIL_RCPT : FAIL_TEMP,
+		    "no recipient accepted");
+		return -1;
+	}
+	if (!s->p->allow_partial) {
+		fail_set(&res->fail, perm ? FAIL_RCPT : FAIL_TEMP,
+		    "message not sent to anyone: %zu of %zu recipients "
+		    "refused (--allow-partial delivers to the others)",
+		    res->nrefused, s->p->nrcpt);
+		return -1;
+	}
+	return 0;
+}
+
+static int
+data_judge(struct session *s)
+{
+	if (s->r.code == 354)
+		return 0;
+	s->res->phase = PH_DATA;
+	if (s->r.code >= 400)
+		fail_reply(s, s->r.code >= 500 ? FAIL_PERM : FAIL_TEMP,
+		    "DATA rejected");
+	else
+		fail_reply(s, FAIL_PROTOCOL, "unexpected reply to DATA");
+	return -1;
+}
+
+/*
+ * The server said 354 but we will not send the message (a recipient
+ * was refused, all-or-nothing): the only way out of the data state
+ * that delivers nothing is to drop the connection (a lone "." would
+ * deliver an empty message to the accepted recipients).
+ */
+static void
+abandon_data(struct session *s)
+{
+	s->closed = 1;
+}
+
+static int
+envelope_sequential(struct session *s, const char *mail)
+{
+	if (cmd_send(s, PH_MAIL, "%s", mail) == -1 ||
+	    reply_read(s, PH_MAIL, "MAIL FROM") == -1 || mail_judge(s) == -1)
+		return -1;
+	for (size_t i = 0; i < s->p->nrcpt; i++) {
+		char line[SMTP_LINE_MAX];
+
+		rcpt_line(s, i, line, sizeof(line));
+		if (cmd_send(s, PH_RCPT, "%s", line) == -1 ||
+		    reply_read(s, PH_RCPT, "RCPT TO") == -1 ||
+		    rcpt_judge(s, i) == -1)
+			return -1;
+	}
+	if (envelope_verdict(s) == -1)
+		return -1;
+	if (cmd_send(s, PH_DATA, "DATA") == -1 ||
+	    reply_read(s, PH_DATA, "DATA") == -1)
+		return -1;
+	return data_judge(s);
+}
+
+/* Append a line to a pipelined batch. */
+static int
+batch_add(struct session *s, char **buf, size_t *len, size_t *cap,
+    const char *line)
+{
+	size_t n = strlen(line);
+
+	if (*len + n + 2 > *cap) {
+		*cap = (*len + n + 2) * 2;
+		*buf = xrealloc(*buf, *cap);
+	}
+	if (s->p->on_send != NULL)
+		s->p->on_send(s->p->cbarg, line, n);
+	memcpy(*buf + *len, line, n);
+	memcpy(*buf + *len + n, "\r\n", 2);
+	*len += n + 2;
+	return 0;
+}
+
+static int
+batch_write(struct session *s, char *buf, size_t len, enum smtp_phase ph)
+{
+	enum conn_status st;
+
+	if (conn_pending(s->c) > 0) {
+		s->res->phase = ph;
+		fail_set(&s->res->fail, FAIL_PROTOCOL, "protocol error: "
+		    "the server sent data before %s was sent",
+		    smtp_phase_names[ph]);
+		return -1;
+	}
+	st = conn_write(s->c, buf, len, deadline_for(s, ph));
+	if (st == CONN_OK)
+		return 0;
+	s->res->phase = ph;
+	s->closed = 1;
+	fail_set(&s->res->fail, FAIL_TEMP, "connection %s sending %s",
+	    st == CONN_TIMEOUT ? "timed out" : "lost", smtp_phase_names[ph]);
+	return -1;
+}
+
+/*
+ * RFC 2920: MAIL, the RCPTs and DATA go in as few writes as possible
+ * (batches of RCPT_BATCH), replies are read and matched in order.
+ * Every reply is read even after a failure, so that each refused
+ * recipient can be named and the stream stays in step.
+ */
+static int
+envelope_pipelined(struct session *s, const char *mail)
+{
+	const struct smtp_params *p = s->p;
+	char *buf = NULL, line[SMTP_LINE_MAX];
+	size_t len = 0, cap = 0, next = 0;
+	int mailfail = 0, rc = -1;
+
+	batch_add(s, &buf, &len, &cap, mail);
+	do {
+		size_t first = next, stop = next + RCPT_BATCH;
+		int last;
+
+		if (stop > p->nrcpt)
+			stop = p->nrcpt;
+		for (; next < stop; next++) {
+			rcpt_line(s, next, line, sizeof(line));
+			batch_add(s, &buf, &len, &cap, line);
+		}
+		last = next == p->nrcpt;
+		if (last)
+			batch_add(s, &buf, &len, &cap, "DATA");
+		if (batch_write(s, buf, len, first == 0 ? PH_MAIL : PH_RCPT)
+		    == -1)
+			goto out;
+		len = 0;
+		if (first == 0) {
+			if (reply_read(s, PH_MAIL, "MAIL FROM") == -1)
+				goto out;
+			mailfail = mail_judge(s) == -1;
+			if (mailfail && s->res->fail.cls == FAIL_PROTOCOL)
+				goto out;
+		}
+		for (size_t i = first; i < next; i++)
+			if (reply_read(s, PH_RCPT, "RCPT TO") == -1 ||
+			    (!mailfail && rcpt_judge(s, i) == -1))
+				goto out;
+		if (mailfail && !last)
+			goto out;	/* in step: no DATA was sent */
+		if (last) {
+			if (reply_read(s, PH_DATA, "DATA") == -1)
+				goto out;
+			if (mailfail || envelope_verdict(s) == -1) {
+				if (s->r.code == 354)
+					abandon_data(s);
+				goto out;
+			}
+			rc = data_judge(s);
+		}
+	} while (next < p->nrcpt);
+out:
+	free(buf);
+	return rc;
+}
+
+static int
+do_envelope(struct session *s)
+{
+	char mail[SMTP_LINE_MAX];
+	int utf8;
+
+	if (pre_envelope(s, &utf8) == -1)
+		return -1;
+	mail_line(s, utf8, mail, sizeof(mail));
+	if (s->res->caps.ext & EXT_PIPELINING)
+		return envelope_pipelined(s, mail);
+	return envelope_sequential(s, mail);
+}
+
+size_t
+smtp_dotstuff(int *bol, const char *in, size_t inlen, char *out)
+{
+	size_t o = 0;
+
+	for (size_t i = 0; i < inlen; i++) {
+		/* RFC 5321 4.5.2: a line starting with "." gets another. */
+		if (*bol && in[i] == '.')
+			out[o++] = '.';
+		out[o++] = in[i];
+		*bol = in[i] == '\n';
+	}
+	return o;
+}
+
+/* Stream the message, dot-stuffed, then the final ".". */
+static int
+do_body(struct session *s)
+{
+	static char in[DATA_CHUNK], out[2 * DATA_CHUNK + 3];
+	struct fail *f = &s->res->fail;
+	ssize_t n;
+	int bol = 1;
+	enum conn_status st;
+
+	s->res->phase = PH_BODY;
+	if (msg_rewind(s->msg, f) == -1) {
+		abandon_data(s);
+		return -1;
+	}
+	while ((n = msg_read(s->msg, in, sizeof(in), f)) > 0) {
+		size_t o = smtp_dotstuff(&bol, in, (size_t)n, out);
+
+		st = conn_write(s->c, out, o, deadline_for(s, PH_BODY));
+		if (st != CONN_OK) {
+			s->closed = 1;
+			fail_set(f, FAIL_TEMP, "connection %s while sending "
+			    "the message; it was not delivered",
+			    st == CONN_TIMEOUT ? "timed out" : "lost");
+			return -1;
+		}
+	}
+	if (n < 0) {
+		/* a local read error: never let a partial message be
+		 * completed by a final dot */
+		abandon_data(s);
+		return -1;
+	}
+	if (s->p->on_send != NULL) {
+		char note[64];
+		int k = snprintf(note, sizeof(note), "<message data, %lld "
+		    "octets>", (long long)msg_size(s->msg));
+		s->p->on_send(s->p->cbarg, note, (size_t)k);
+		s->p->on_send(s->p->cbarg, ".", 1);
+	}
+	st = conn_write(s->c, ".\r\n", 3, deadline_for(s, PH_BODY));
+	if (st != CONN_OK) {
+		s->closed = 1;
+		fail_set(f, FAIL_TEMP, "connection %s while sending the end "
+		    "of the message; it was not delivered",
+		    st == CONN_TIMEOUT ? "timed out" : "lost");
+		return -1;
+	}
+	return 0;
+}
+
+/* One final reply: 2xx delivered, else the failure. */
+static int
+final_judge(struct session *s, const char *who)
+{
+	if (s->r.code >= 200 && s->r.code < 300)
+		return 0;
+	if (s->r.code >= 400)
+		fail_reply(s, s->r.code >= 500 ? FAIL_PERM : FAIL_TEMP,
+		    "message refused%s%s", who ? " for " : "", who ? who : "");
+	else {
+		s->res->maybe_delivered = 1;
+		fail_reply(s, FAIL_PROTOCOL, "unexpected reply to the end "
+		    "of data");
+	}
+	return -1;
+}
+
+static int
+read_final(struct session *s)
+{
+	if (reply_read(s, PH_DOT, ".") == 0)
+		return 0;
+	/* Anything but a clear refusal after the dot leaves the fate of
+	 * the message unknown (qmail's "possible duplicate"). */
+	if (s->r.code != 421) {
+		s->res->maybe_delivered = 1;
+		xstrlcpy(s->res->fail.msg + strlen(s->res->fail.msg),
+		    "; the message may have been delivered",
+		    sizeof(s->res->fail.msg) - strlen(s->res->fail.msg));
+	}
+	return -1;
+}
+
+static int
+do_final(struct session *s)
+{
+	struct smtp_result *res = s->res;
+
+	res->phase = PH_DOT;
+	if (s->p->proto == PROTO_SMTP) {
+		if (read_final(s) == -1)
+			return -1;
+		smtp_reply_text(&s->r, res->final, sizeof(res->final));
+		if (final_judge(s, NULL) == -1)
+			return -1;
+		res->delivered = 1;
+		return 0;
+	}
+	/* RFC 2033 4.2: one reply per accepted recipient, in order. */
+	res->naccepted = 0;
+	for (size_t i = 0; i < s->p->nrcpt; i++) {
+		if (!res->rcpt[i].accepted)
+			continue;
+		if (read_final(s) == -1)
+			return -1;
+		res->rcpt[i].accepted = 0;
+		if (rcpt_judge(s, i) == -1)
+			return -1;
+		if (res->rcpt[i].accepted)
+			smtp_reply_text(&s->r, res->final, sizeof(res->final));
+	}
+	if (res->naccepted > 0)
+		res->delivered = 1;
+	return envelope_verdict(s);
+}
+
+static void
+do_quit(struct session *s)
+{
+	if (s->closed || s->c == NULL)
+		return;
+	/* Failures here change nothing: the outcome is already known. */
+	struct fail saved = s->res->fail;
+
+	fail_reset(&s->res->fail);
+	if (cmd_send(s, PH_QUIT, "QUIT") == 0)
+		(void)reply_read(s, PH_QUIT, "QUIT");
+	s->res->fail = saved;
+}
+
+int
+smtp_session(const struct smtp_params *p, struct msg *m,
+    struct smtp_result *res)
+{
+	struct session s;
+	int rc = -1;
+
+	memset(res, 0, sizeof(*res));
+	memset(&s, 0, sizeof(s));
+	s.p = p;
+	s.res = res;
+	s.msg = m;
+	res->rcpt = xcalloc(p->nrcpt ? p->nrcpt : 1, sizeof(*res->rcpt));
+	res->nrcpt = p->nrcpt;
+	for (size_t i = 0; i < p->nrcpt; i++)
+		res->rcpt[i].addr = p->rcpt[i];
+	res->phase = PH_CONNECT;
+	s.c = conn_open(p->host, p->port, deadline_for(&s, PH_CONNECT),
+	    &res->fail);
+	if (s.c == NULL)
+		return -1;
+	if (p->tls == TLS_IMPLICIT) {
+		/* RFC 8314 3.3: TLS first, then the greeting inside it */
+		res->phase = PH_STARTTLS;
+		if (conn_starttls(s.c, p->tlsopts, deadline_for(&s,
+		    PH_STARTTLS), &res->fail) == -1) {
+			s.closed = 1;
+			goto quit;
+		}
+		res->tls = 1;
+		tls_info(&s);
+	}
+	if (do_greeting(&s) == -1 || do_hello(&s) == -1 || do_tls(&s) == -1)
+		goto quit;
+	if (p->serverinfo) {
+		rc = 0;
+		goto quit;
+	}
+	if (do_envelope(&s) == -1 || do_body(&s) == -1 || do_final(&s) == -1)
+		goto quit;
+	rc = 0;
+quit:
+	if (res->fail.cls == FAIL_PROTOCOL)
+		s.closed = 1;	/* out of step: QUIT could be misread */
+	do_quit(&s);
+	conn_close(s.c);
+	return rc;
+}
+
+void
+smtp_result_free(struct smtp_result *res)
+{
+	if (res->rcpt == NULL)
+		return;
+	for (size_t i = 0; i < res->nrcpt; i++)
+		free(res->rcpt[i].text);
+	free(res->rcpt);
+	res->rcpt = NULL;
+}

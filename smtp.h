@@ -1,0 +1,160 @@
+/*
+ * smtp.h - the SMTP/LMTP client session.
+ *
+ * smtp_session() runs one whole session: connect, greeting, EHLO (HELO
+ * fallback), envelope (pipelined when offered), DATA with dot-stuffing,
+ * QUIT.  It never prints and never exits: replies and client lines go
+ * to the callbacks in smtp_params, the outcome to struct smtp_result,
+ * which smtpsend.c turns into messages and an exit code.
+ *
+ * Reply lines handed to the callbacks point into the session's reply
+ * buffer and are valid only until the callback returns.
+ */
+#ifndef SMTPSEND_SMTP_H
+#define SMTPSEND_SMTP_H
+
+#include <stddef.h>
+#include <sys/types.h>
+#include "util.h"
+
+struct msg;
+struct tlsio_opts;
+
+/* RFC 5321 4.5.3.1.5 puts a reply line at 512 octets with CRLF; we take
+ * four times that so that chatty servers still work. */
+#define SMTP_LINE_MAX	2048
+/* Lines in one multi-line reply: the longest EHLO replies seen (Exim,
+ * Postfix, Microsoft 365) have under 20; this bounds an endless reply. */
+#define SMTP_REPLY_MAXLINES 128
+/* Bytes of one whole reply kept (text of all lines). */
+#define SMTP_REPLY_MAX	(16 * 1024)
+
+enum smtp_phase {
+	PH_CONNECT,
+	PH_GREETING,
+	PH_EHLO,
+	PH_HELO,
+	PH_STARTTLS,
+	PH_AUTH,
+	PH_MAIL,
+	PH_RCPT,
+	PH_DATA,
+	PH_BODY,
+	PH_DOT,
+	PH_QUIT,
+	PH_MAX
+};
+extern const char *const smtp_phase_names[PH_MAX];
+
+struct smtp_reply {
+	int		 code;			/* 200..599 */
+	char		 enh[16];		/* "5.1.1", or "" */
+	size_t		 nlines;
+	const char	*line[SMTP_REPLY_MAXLINES]; /* text after "NNN-" */
+	char		 buf[SMTP_REPLY_MAX];
+	size_t		 used;
+};
+
+/* Parse one reply line "NNN-text" / "NNN text" / "NNN".  Returns the
+ * code, and sets *last (space or bare code) and *text; -1 if malformed. */
+int		 smtp_parse_line(const char *, size_t, int *last,
+		    const char **text);
+/* Enhanced status code (RFC 2034/3463) at the start of text, matching
+ * the reply class; copies it to enh (16 bytes) and returns its length
+ * including following space, or 0. */
+size_t		 smtp_parse_enh(int code, const char *text, char *enh);
+
+enum smtp_ext {
+	EXT_PIPELINING	= 1 << 0,
+	EXT_SIZE	= 1 << 1,
+	EXT_8BITMIME	= 1 << 2,
+	EXT_SMTPUTF8	= 1 << 3,
+	EXT_DSN		= 1 << 4,
+	EXT_CHUNKING	= 1 << 5,
+	EXT_ENHANCED	= 1 << 6,
+	EXT_STARTTLS	= 1 << 7,
+	EXT_AUTH	= 1 << 8,
+};
+
+struct smtp_caps {
+	unsigned	 ext;		/* enum smtp_ext bits */
+	unsigned long long size;	/* SIZE limit, 0 = none given */
+	char		 auth[256];	/* AUTH mechanisms, space separated */
+};
+/* The reply on one line, sanitised: "550 5.1.1 text / more text". */
+void		 smtp_reply_text(const struct smtp_reply *, char *, size_t);
+/* Parse the EHLO reply's lines 2..n into caps (line 1 is the greeting). */
+void		 smtp_parse_caps(const struct smtp_reply *, struct smtp_caps *);
+
+enum smtp_proto { PROTO_SMTP, PROTO_LMTP };
+enum smtp_tls { TLS_AUTO, TLS_STARTTLS, TLS_IMPLICIT, TLS_OFF };
+
+struct smtp_params {
+	const char	*host;		/* name, IPv4, or IPv6 (no brackets) */
+	const char	*port;
+	const char	*helo;		/* EHLO/LHLO argument */
+	enum smtp_proto	 proto;
+	enum smtp_tls	 tls;
+	const struct tlsio_opts *tlsopts; /* for every mode but TLS_OFF */
+	int		 timeout;	/* seconds; 0 = RFC 5321 4.5.3.2 */
+	int		 allow_partial;
+	int		 serverinfo;	/* stop after EHLO, send nothing */
+	const char	*sender;	/* "" = null sender */
+	const char *const *rcpt;
+	size_t		 nrcpt;
+	const char	*dsn_notify;	/* -N, NULL if unset */
+	const char	*dsn_ret;	/* -R full|hdrs */
+	const char	*dsn_envid;	/* -V */
+
+	/* Every complete server reply, as it arrives. */
+	void		(*on_reply)(void *, enum smtp_phase,
+			    const struct smtp_reply *);
+	/* Every line the client sends (no CRLF), not message data. */
+	void		(*on_send)(void *, const char *, size_t);
+	/* Information lines (TLS details for --serverinfo). */
+	void		(*on_info)(void *, const char *);
+	/* Warnings (8-bit data to a 7-bit server, DSN not offered ...). */
+	void		(*on_warn)(void *, const char *);
+	void		*cbarg;
+};
+
+struct smtp_rcpt_result {
+	const char	*addr;		/* borrowed from params */
+	int		 code;		/* RCPT reply (LMTP: the data reply) */
+	char		 enh[16];
+	char		*text;		/* malloc'ed, one line */
+	int		 accepted;
+};
+
+struct smtp_result {
+	struct fail	 fail;		/* cls FAIL_NONE on success */
+	enum smtp_phase	 phase;		/* where it stopped */
+	int		 code;		/* the failing reply's code, or 0 */
+	char		 reply[1024];	/* that reply verbatim, one line */
+	int		 maybe_delivered; /* link lost after the final dot */
+	int		 delivered;	/* final 250 received */
+	struct smtp_rcpt_result *rcpt;	/* nrcpt entries */
+	size_t		 nrcpt;
+	size_t		 naccepted, nrefused;
+	struct smtp_caps caps;
+	int		 tls;		/* the session ran inside TLS */
+	char		 final[1024];	/* final reply after the data */
+};
+
+int		 smtp_session(const struct smtp_params *, struct msg *,
+		    struct smtp_result *);
+void		 smtp_result_free(struct smtp_result *);
+
+/*
+ * Dot-stuffing (RFC 5321 4.5.2) as a streaming filter over data that is
+ * already CRLF-normalised: a "." at the start of a line is doubled.
+ * *bol must start at 1.  out needs room for 2*inlen.  Returns the
+ * bytes written.
+ */
+size_t		 smtp_dotstuff(int *bol, const char *in, size_t inlen,
+		    char *out);
+
+/* Phase and default deadline in seconds (RFC 5321 4.5.3.2). */
+int		 smtp_phase_timeout(enum smtp_phase);
+
+#endif

@@ -1,0 +1,810 @@
+/*
+ * smtpsend.c - command line, message input, reporting, exit codes.
+ *
+ * The only module that prints or exits.  It turns argv into
+ * struct smtp_params, loads the message (msg.c), runs the session
+ * (smtp.c) with callbacks that show replies, and maps the outcome to
+ * one exit code (exit_code(), the single failure -> sysexits map).
+ */
+#include <sys/types.h>
+#include <sys/stat.h>
+
+#include <errno.h>
+#include <fcntl.h>
+#include <getopt.h>
+#include <libgen.h>
+#include <netdb.h>
+#include <pwd.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <unistd.h>
+
+#include "msg.h"
+#include "smtp.h"
+#include "tlsio.h"
+
+#define VERSION	"0.1.0"
+
+struct opts {
+	const char	*host;
+	const char	*port;
+	const char	*domain;
+	const char	*from;		/* -f as given, NULL if none */
+	const char	*fullname;	/* -F */
+	const char	*file;
+	const char	*dsn_notify, *dsn_ret, *dsn_envid;
+	enum smtp_tls	 tls;
+	struct tlsio_opts tlso;
+	int		 port_set;
+	enum smtp_proto	 proto;
+	int		 read_rcpts;
+	int		 verbose;
+	int		 quiet;
+	int		 timeout;
+	int		 allow_partial;
+	int		 pretend;
+	int		 serverinfo;
+	int		 tty;		/* stderr is a terminal */
+	struct strv	 rcpt;
+};
+
+enum {
+	OPT_HOST = 256, OPT_PORT, OPT_DOMAIN, OPT_TLS, OPT_PROTOCOL,
+	OPT_FILE, OPT_QUIET, OPT_TIMEOUT, OPT_PARTIAL, OPT_VERSION,
+	OPT_HELP, OPT_TLS_TRUST, OPT_TLS_CERT, OPT_TLS_KEY, OPT_TLS_FP,
+	OPT_TLS_CHECK, OPT_TLS_MIN,
+};
+
+static const struct option longopts[] = {
+	{ "host",		required_argument, NULL, OPT_HOST },
+	{ "port",		required_argument, NULL, OPT_PORT },
+	{ "domain",		required_argument, NULL, OPT_DOMAIN },
+	{ "from",		required_argument, NULL, 'f' },
+	{ "tls",		required_argument, NULL, OPT_TLS },
+	{ "tls-trust-file",	required_argument, NULL, OPT_TLS_TRUST },
+	{ "tls-cert-file",	required_argument, NULL, OPT_TLS_CERT },
+	{ "tls-key-file",	required_argument, NULL, OPT_TLS_KEY },
+	{ "tls-fingerprint",	required_argument, NULL, OPT_TLS_FP },
+	{ "tls-certcheck",	required_argument, NULL, OPT_TLS_CHECK },
+	{ "tls-min-version",	required_argument, NULL, OPT_TLS_MIN },
+	{ "protocol",		required_argument, NULL, OPT_PROTOCOL },
+	{ "file",		required_argument, NULL, OPT_FILE },
+	{ "read-recipients",	no_argument,	   NULL, 't' },
+	{ "verbose",		no_argument,	   NULL, 'v' },
+	{ "quiet",		no_argument,	   NULL, OPT_QUIET },
+	{ "timeout",		required_argument, NULL, OPT_TIMEOUT },
+	{ "allow-partial",	no_argument,	   NULL, OPT_PARTIAL },
+	{ "pretend",		no_argument,	   NULL, 'P' },
+	{ "serverinfo",		no_argument,	   NULL, 'S' },
+	{ "version",		no_argument,	   NULL, OPT_VERSION },
+	{ "help",		no_argument,	   NULL, OPT_HELP },
+	{ NULL, 0, NULL, 0 }
+};
+
+/*
+ * Short options: ours, then sendmail's that take an argument and are
+ * ignored (-B -h -L -O -A -e -o), and -b for the mode.
+ */
+static const char shortopts[] = "+f:r:F:tivPSN:R:V:b:B:h:L:O:A:e:o:UGnm";
+
+static void	 usage(void) __attribute__((noreturn));
+static void	 die(int, const char *, ...)
+		    __attribute__((noreturn, format(printf, 2, 3)));
+
+static const char *progname = "smtpsend";
+
+/* The one place where a failure class becomes an exit code. */
+static int
+exit_code(enum fail_class cls)
+{
+	static const int map[FAIL_MAX] = {
+		[FAIL_NONE] = 0,
+		[FAIL_USAGE] = 64,	/* EX_USAGE */
+		[FAIL_DATA] = 65,	/* EX_DATAERR */
+		[FAIL_NOINPUT] = 66,	/* EX_NOINPUT */
+		[FAIL_RCPT] = 67,	/* EX_NOUSER */
+		[FAIL_RESOLVE] = 68,	/* EX_NOHOST */
+		[FAIL_PERM] = 69,	/* EX_UNAVAILABLE */
+		[FAIL_INTERNAL] = 70,	/* EX_SOFTWARE */
+		[FAIL_IO] = 74,		/* EX_IOERR */
+		[FAIL_TEMP] = 75,	/* EX_TEMPFAIL */
+		[FAIL_PROTOCOL] = 76,	/* EX_PROTOCOL */
+		[FAIL_AUTH] = 77,	/* EX_NOPERM */
+		[FAIL_TLS] = 77,	/* EX_NOPERM */
+		[FAIL_CONFIG] = 78,	/* EX_CONFIG */
+	};
+
+	return (int)cls >= 0 && cls < FAIL_MAX ? map[cls] : 70;
+}
+
+static void
+die(int code, const char *fmt, ...)
+{
+	va_list ap;
+
+	fprintf(stderr, "%s: ", progname);
+	va_start(ap, fmt);
+	vfprintf(stderr, fmt, ap);
+	va_end(ap);
+	fputc('\n', stderr);
+	exit(code);
+}
+
+static void
+usage(void)
+{
+	fprintf(stderr, "usage: %s [OPTION]... [--] [RECIPIENT]...\n"
+	    "Try '%s --help' for more information.\n", progname, progname);
+	exit(64);
+}
+
+static void
+help(void)
+{
+	printf(
+"usage: smtpsend [OPTION]... [--] [RECIPIENT]...\n"
+"       smtpsend [OPTION]... -t [--] [RECIPIENT]...\n"
+"       smtpsend --serverinfo --host=HOST [OPTION]...\n"
+"Send the message on standard input (headers, blank line, body) through an\n"
+"SMTP relay, reporting each server reply.\n"
+"\n"
+"Server:\n"
+"  --host=HOST            relay: name, IDN, IPv4 or [IPv6] (default localhost)\n"
+"  --port=N               port (default 25)\n"
+"  --protocol=smtp|lmtp   protocol (default smtp)\n"
+"  --domain=NAME          EHLO/LHLO argument (default: this host's FQDN)\n"
+"  --tls=auto|off         auto (default): plaintext only to a loopback server\n"
+"                         in this version; off: plaintext\n"
+"  --timeout=SECONDS      one limit for connect and each reply (default:\n"
+"                         connect 60 s, then RFC 5321 4.5.3.2)\n"
+"Envelope and message:\n"
+"  -f, -r, --from=ADDR    envelope sender; '<>' or '' is the null sender\n"
+"  -F NAME                display name for an added From: header\n"
+"  -t, --read-recipients  also send to To/Cc/Bcc (or Resent-*) addresses;\n"
+"                         Bcc headers are removed\n"
+"  --file=FILE            read the message from FILE instead of stdin\n"
+"  -N LIST, -R full|hdrs, -V ENVID\n"
+"                         DSN NOTIFY, RET and ENVID (RFC 3461)\n"
+"  --allow-partial        deliver to the accepted recipients even if others\n"
+"                         are refused (exit 67)\n"
+"Output:\n"
+"  -v, --verbose          show the whole dialogue on stderr (-> / <-)\n"
+"  --quiet                nothing on success\n"
+"  -P, --pretend          print settings, envelope and headers; send nothing\n"
+"  -S, --serverinfo       show the server's greeting and capabilities\n"
+"  --version, --help\n"
+"Sendmail flags accepted and ignored: -i -oi -bm -oXX -odi -em -B -h -L -O\n"
+"-U -G -n -m -A.\n"
+"\n"
+"Exit status: 0 sent; 64 usage; 65 bad message or address; 66 no input;\n"
+"67 recipient refused; 68 unknown host; 69 refused; 74 I/O error;\n"
+"75 temporary failure (try again); 76 protocol error.\n"
+"See smtpsend(1).\n");
+	exit(0);
+}
+
+/*
+ * Long options are matched exactly, never by abbreviation (getopt_long
+ * would take "--pass" for any option starting so): check every long
+ * option before getopt_long sees it.
+ */
+static void
+check_exact(int argc, char **argv)
+{
+	for (int i = 1; i < argc; i++) {
+		const char *a = argv[i], *p;
+		size_t n;
+		const struct option *o;
+
+		if (strcmp(a, "--") == 0)
+			return;
+		if (a[0] != '-' || a[1] == '\0')
+			continue;
+		if (a[1] != '-') {
+			/* a short option cluster: skip a separate argument */
+			for (p = a + 1; *p; p++) {
+				const char *s = strchr(shortopts + 1, *p);
+
+				if (s != NULL && s[1] == ':') {
+					if (p[1] == '\0')
+						i++;
+					break;
+				}
+			}
+			continue;
+		}
+		n = strcspn(a + 2, "=");
+		for (o = longopts; o->name != NULL; o++)
+			if (strlen(o->name) == n &&
+			    strncmp(o->name, a + 2, n) == 0)
+				break;
+		if (o->name == NULL) {
+			char shown[64];
+
+			sanitize(shown, sizeof(shown), a, n + 2);
+			fprintf(stderr, "%s: unknown option '%s'\n", progname,
+			    shown);
+			usage();
+		}
+		if (o->has_arg == required_argument && a[2 + n] != '=')
+			i++;
+	}
+}
+
+static int
+has_ctl(const char *s)
+{
+	for (; *s; s++)
+		if ((unsigned char)*s < 0x20 || *s == 0x7f)
+			return 1;
+	return 0;
+}
+
+static int
+parse_int(const char *s, long lo, long hi, const char *what)
+{
+	char *end;
+	long v;
+
+	errno = 0;
+	v = strtol(s, &end, 10);
+	if (errno != 0 || end == s || *end != '\0' || v < lo || v > hi)
+		die(64, "invalid %s '%s' (%ld to %ld)", what, s, lo, hi);
+	return (int)v;
+}
+
+static void
+parse_tls(struct opts *o, const char *v)
+{
+	if (strcmp(v, "auto") == 0)
+		o->tls = TLS_AUTO;
+	else if (strcmp(v, "off") == 0)
+		o->tls = TLS_OFF;
+	else if (strcmp(v, "starttls") == 0)
+		o->tls = TLS_STARTTLS;
+	else if (strcmp(v, "implicit") == 0)
+		o->tls = TLS_IMPLICIT;
+	else
+		die(64, "invalid --tls value '%s' (auto, starttls, implicit, "
+		    "off)", v);
+}
+
+static void
+parse_dsn(struct opts *o, int c, const char *v)
+{
+	if (c == 'R') {
+		if (strcasecmp(v, "full") != 0 && strcasecmp(v, "hdrs") != 0)
+			die(64, "invalid -R value '%s' (full or hdrs)", v);
+		o->dsn_ret = v;
+	} else if (c == 'N') {
+		/* RFC 3461 4.1: NEVER alone, or a list of the others */
+		char *copy = xstrdup(v), *tok, *save = NULL;
+		int never = 0, other = 0;
+
+		for (tok = strtok_r(copy, ",", &save); tok != NULL;
+		    tok = strtok_r(NULL, ",", &save)) {
+			if (strcasecmp(tok, "never") == 0)
+				never = 1;
+			else if (strcasecmp(tok, "success") == 0 ||
+			    strcasecmp(tok, "failure") == 0 ||
+			    strcasecmp(tok, "delay") == 0)
+				other = 1;
+			else
+				die(64, "invalid -N value '%s' (never, or "
+				    "success,delay,failure)", v);
+		}
+		free(copy);
+		if (never == other)
+			die(64, "invalid -N value '%s'", v);
+		o->dsn_notify = v;
+	} else {
+		if (has_ctl(v) || strlen(v) > 100)	/* RFC 3461 4.4 */
+			die(64, "invalid -V value");
+		o->dsn_envid = v;
+	}
+}
+
+/* Sendmail's -b modes: only -bm (the default: deliver) is here. */
+static void
+parse_mode(const char *v)
+{
+	if (strcmp(v, "m") != 0)
+		die(64, "unsupported mode -b%s", v);
+}
+
+static void
+parse_args(struct opts *o, int argc, char **argv)
+{
+	int c;
+
+	check_exact(argc, argv);
+	opterr = 0;
+	while ((c = getopt_long(argc, argv, shortopts, longopts, NULL)) != -1) {
+		switch (c) {
+		case OPT_HOST:
+			if (*optarg == '\0' || has_ctl(optarg))
+				die(64, "invalid --host value");
+			o->host = optarg;
+			break;
+		case OPT_PORT:
+			parse_int(optarg, 1, 65535, "port");
+			o->port = optarg;
+			o->port_set = 1;
+			break;
+		case OPT_DOMAIN:
+			if (*optarg == '\0' || has_ctl(optarg) ||
+			    strchr(optarg, ' ') != NULL)
+				die(64, "invalid --domain value");
+			o->domain = optarg;
+			break;
+		case 'f':
+		case 'r':
+			o->from = optarg;
+			break;
+		case 'F':
+			if (has_ctl(optarg))
+				die(65, "control character in -F name");
+			o->fullname = optarg;
+			break;
+		case OPT_TLS:
+			parse_tls(o, optarg);
+			break;
+		case OPT_TLS_TRUST:
+			o->tlso.trust_file = optarg;
+			break;
+		case OPT_TLS_CERT:
+			o->tlso.cert_file = optarg;
+			break;
+		case OPT_TLS_KEY:
+			o->tlso.key_file = optarg;
+			break;
+		case OPT_TLS_FP:
+			o->tlso.fingerprint = optarg;
+			break;
+		case OPT_TLS_CHECK:
+			if (strcmp(optarg, "on") == 0)
+				o->tlso.nocheck = 0;
+			else if (strcmp(optarg, "off") == 0)
+				o->tlso.nocheck = 1;
+			else
+				die(64, "invalid --tls-certcheck value '%s' "
+				    "(on or off)", optarg);
+			break;
+		case OPT_TLS_MIN:
+			if (strcmp(optarg, "1.2") == 0)
+				o->tlso.min_version = 12;
+			else if (strcmp(optarg, "1.3") == 0)
+				o->tlso.min_version = 13;
+			else
+				die(64, "invalid --tls-min-version value '%s' "
+				    "(1.2 or 1.3)", optarg);
+			break;
+		case OPT_PROTOCOL:
+			if (strcmp(optarg, "smtp") == 0)
+				o->proto = PROTO_SMTP;
+			else if (strcmp(optarg, "lmtp") == 0)
+				o->proto = PROTO_LMTP;
+			else
+				die(64, "invalid --protocol value '%s' (smtp "
+				    "or lmtp)", optarg);
+			break;
+		case OPT_FILE:
+			o->file = optarg;
+			break;
+		case 't':
+			o->read_rcpts = 1;
+			break;
+		case 'v':
+			o->verbose++;
+			break;
+		case OPT_QUIET:
+			o->quiet = 1;
+			break;
+		case OPT_TIMEOUT:
+			o->timeout = parse_int(optarg, 1, 86400, "timeout");
+			break;
+		case OPT_PARTIAL:
+			o->allow_partial = 1;
+			break;
+		case 'P':
+			o->pretend = 1;
+			break;
+		case 'S':
+			o->serverinfo = 1;
+			break;
+		case 'N':
+		case 'R':
+		case 'V':
+			parse_dsn(o, c, optarg);
+			break;
+		case 'b':
+			parse_mode(optarg);
+			break;
+		case OPT_VERSION:
+			printf("smtpsend %s\n", VERSION);
+			exit(0);
+		case OPT_HELP:
+			help();
+		case 'i': case 'B': case 'h': case 'L': case 'O': case 'A':
+		case 'e': case 'o': case 'U': case 'G': case 'n': case 'm':
+			break;	/* sendmail flags, accepted and ignored */
+		case ':':
+			fprintf(stderr, "%s: option '%s' needs a value\n",
+			    progname, argv[optind - 1]);
+			usage();
+		default:
+			if (optopt != 0)
+				fprintf(stderr, "%s: unknown option '-%c'\n",
+				    progname, optopt);
+			else
+				fprintf(stderr, "%s: unknown option '%s'\n",
+				    progname, argv[optind - 1]);
+			usage();
+		}
+	}
+}
+
+/* This host's FQDN for EHLO and Message-ID, else "localhost". */
+static const char *
+fqdn(void)
+{
+	static char name[256];
+	struct addrinfo hints, *res = NULL;
+
+	if (name[0] != '\0')
+		return name;
+	if (gethostname(name, sizeof(name) - 1) != 0 || name[0] == '\0') {
+		xstrlcpy(name, "localhost", sizeof(name));
+		return name;
+	}
+	if (strchr(name, '.') == NULL) {
+		memset(&hints, 0, sizeof(hints));
+		hints.ai_flags = AI_CANONNAME;
+		if (getaddrinfo(name, NULL, &hints, &res) == 0 &&
+		    res->ai_canonname != NULL &&
+		    strchr(res->ai_canonname, '.') != NULL)
+			xstrlcpy(name, res->ai_canonname, sizeof(name));
+		if (res != NULL)
+			freeaddrinfo(res);
+	}
+	if (strchr(name, '.') == NULL || has_ctl(name))
+		xstrlcpy(name, "localhost", sizeof(name));
+	return name;
+}
+
+static const char *
+login_name(void)
+{
+	struct passwd *pw = getpwuid(getuid());
+	const char *u = getenv("USER");
+
+	if (pw != NULL && pw->pw_name != NULL && *pw->pw_name)
+		return pw->pw_name;
+	return u != NULL && *u && !has_ctl(u) ? u : "root";
+}
+
+static const char *
+home_dir(void)
+{
+	const char *h = getenv("HOME");
+	struct passwd *pw;
+
+	if (h != NULL && *h)
+		return h;
+	pw = getpwuid(getuid());
+	return pw != NULL && pw->pw_dir != NULL ? pw->pw_dir : "/";
+}
+
+/*
+ * TLS policy: implicit TLS on port 465 (RFC 8314), the relay name for
+ * SNI and the host check, options checked before any connection.
+ */
+static void
+setup_tls(struct opts *o)
+{
+	struct fail f = { 0 };
+	size_t n = strlen(o->host);
+	static char host[256];
+
+	if (o->tls == TLS_IMPLICIT && !o->port_set)
+		o->port = "465";
+	else if (o->tls == TLS_AUTO && strcmp(o->port, "465") == 0)
+		o->tls = TLS_IMPLICIT;
+	if (n >= 2 && o->host[0] == '[' && o->host[n - 1] == ']' &&
+	    n - 2 < sizeof(host)) {
+		memcpy(host, o->host + 1, n - 2);
+		host[n - 2] = '\0';
+		o->tlso.host = host;
+	} else
+		o->tlso.host = o->host;
+	if (o->tls != TLS_OFF && tlsio_check_opts(&o->tlso, &f) == -1)
+		die(exit_code(f.cls), "%s", f.msg);
+	if (o->tls != TLS_OFF && o->tlso.nocheck)
+		fprintf(stderr, "%s: WARNING: TLS certificate verification "
+		    "is off (--tls-certcheck=off): anyone on the path can "
+		    "read and change this session\n", progname);
+}
+
+/* --- output callbacks ------------------------------------------------ */
+
+static void
+on_reply(void *arg, enum smtp_phase ph, const struct smtp_reply *r)
+{
+	const struct opts *o = arg;
+	char text[SMTP_LINE_MAX * 4 + 16];
+
+	if (o->serverinfo) {
+		for (size_t i = 0; i < r->nlines; i++) {
+			sanitize(text, sizeof(text), r->line[i],
+			    strlen(r->line[i]));
+			if (ph == PH_GREETING)
+				printf("%s %d %s\n", i == 0 ? "greeting:" :
+				    "         ", r->code, text);
+			else if ((ph == PH_EHLO || ph == PH_HELO) && i == 0)
+				printf("hello:    %d %s\n", r->code, text);
+			else if (ph == PH_EHLO && text[0] != '\0')
+				printf("capability: %s\n", text);
+		}
+	}
+	if (o->verbose) {
+		for (size_t i = 0; i < r->nlines; i++) {
+			sanitize(text, sizeof(text), r->line[i],
+			    strlen(r->line[i]));
+			fprintf(stderr, "<- %d%c%s\n", r->code,
+			    i + 1 == r->nlines ? ' ' : '-', text);
+		}
+	} else if (o->tty && !o->quiet && !o->serverinfo) {
+		if (ph == PH_EHLO) {
+			sanitize(text, sizeof(text), r->line[0],
+			    strlen(r->line[0]));
+			fprintf(stderr, "%d %s\n", r->code, text);
+		} else {
+			smtp_reply_text(r, text, sizeof(text));
+			fprintf(stderr, "%s\n", text);
+		}
+	}
+}
+
+static void
+on_send(void *arg, const char *line, size_t len)
+{
+	const struct opts *o = arg;
+	char text[SMTP_LINE_MAX * 4];
+
+	if (o->verbose) {
+		sanitize(text, sizeof(text), line, len);
+		fprintf(stderr, "-> %s\n", text);
+	}
+}
+
+static void
+on_info(void *arg, const char *text)
+{
+	const struct opts *o = arg;
+
+	if (o->serverinfo)
+		printf("%s\n", text);
+	else if (o->verbose)
+		fprintf(stderr, "-- %s\n", text);
+}
+
+static void
+on_warn(void *arg, const char *text)
+{
+	const struct opts *o = arg;
+
+	if (o->verbose)
+		fprintf(stderr, "%s: warning: %s\n", progname, text);
+}
+
+/* Warnings about the message itself (a broken long line) always show. */
+static void
+on_msg_warn(void *arg, const char *text)
+{
+	const struct opts *o = arg;
+
+	if (!o->quiet || o->verbose)
+		fprintf(stderr, "%s: warning: %s\n", progname, text);
+}
+
+/* --- main flow ----------------------------------------------------- */
+
+static void
+add_recipients(struct opts *o, char **argv, int argc)
+{
+	struct fail f = { 0 };
+
+	for (int i = 0; i < argc; i++)
+		if (msg_parse_addrlist(argv[i], strlen(argv[i]), &o->rcpt,
+		    &f) == -1)
+			die(exit_code(f.cls), "%s", f.msg);
+}
+
+static struct msg *
+load_message(const struct opts *o, const char *from_addr, struct fail *f)
+{
+	struct msg_opts mo = { 0 };
+	struct msg *m;
+	int fd = 0;
+
+	mo.read_recipients = o->read_rcpts;
+	mo.fullname = o->fullname;
+	mo.from_addr = from_addr;
+	mo.msgid_domain = o->domain;
+	mo.add_date = mo.add_msgid = mo.add_from = 1;
+	mo.warn = on_msg_warn;
+	mo.warnarg = (void *)o;
+	if (o->file != NULL) {
+		fd = open(o->file, O_RDONLY | O_CLOEXEC);
+		if (fd == -1) {
+			fail_set(f, FAIL_NOINPUT, "cannot open %s: %s",
+			    o->file, strerror(errno));
+			return NULL;
+		}
+	}
+	m = msg_load(fd, o->file ? o->file : "stdin", &mo, f);
+	if (o->file != NULL)
+		close(fd);
+	return m;
+}
+
+static void
+pretend(const struct opts *o, const char *sender, struct msg *m)
+{
+	char buf[4096];
+	size_t left = msg_header_size(m);
+	struct fail f = { 0 };
+	ssize_t n;
+
+	printf("host: %s\nport: %s\nprotocol: %s\ntls: %s\ndomain: %s\n"
+	    "timeout: %d\n", o->host, o->port,
+	    o->proto == PROTO_LMTP ? "lmtp" : "smtp",
+	    o->tls == TLS_OFF ? "off" : "auto", o->domain, o->timeout);
+	printf("from: <%s>\n", sender);
+	for (size_t i = 0; i < o->rcpt.n; i++)
+		printf("to: <%s>\n", o->rcpt.v[i]);
+	printf("size: %lld\n\n", (long long)msg_size(m));
+	if (msg_rewind(m, &f) == -1)
+		die(exit_code(f.cls), "%s", f.msg);
+	while (left > 0 && (n = msg_read(m, buf, left < sizeof(buf) ?
+	    left : sizeof(buf), &f)) > 0) {
+		for (ssize_t i = 0; i < n; i++)
+			if (buf[i] != '\r')
+				putchar(buf[i]);
+		left -= (size_t)n;
+	}
+}
+
+/* Keep a message that came on stdin and was not delivered. */
+static void
+save_dead_letter(struct msg *m, const char *sender)
+{
+	char path[4096];
+	struct fail f = { 0 };
+
+	snprintf(path, sizeof(path), "%s/dead.letter", home_dir());
+	if (msg_save_mbox(m, path, sender, &f) == -1)
+		fprintf(stderr, "%s: could not save the message: %s\n",
+		    progname, f.msg);
+	else
+		fprintf(stderr, "%s: message saved in %s\n", progname, path);
+}
+
+static int
+report(const struct opts *o, const struct smtp_result *res, int rc)
+{
+	for (size_t i = 0; i < res->nrcpt; i++) {
+		const struct smtp_rcpt_result *r = &res->rcpt[i];
+
+		if (!r->accepted && r->text != NULL)
+			fprintf(stderr, "%s: RCPT TO:<%s> rejected: %s\n",
+			    progname, r->addr, r->text);
+	}
+	if (rc == 0 && res->nrefused > 0) {
+		fprintf(stderr, "%s: delivered to %zu of %zu recipients\n",
+		    progname, res->naccepted, res->nrcpt);
+		return 67;
+	}
+	if (rc == 0)
+		return 0;
+	(void)o;
+	fprintf(stderr, "%s: %s\n", progname, res->fail.msg);
+	return exit_code(res->fail.cls);
+}
+
+int
+main(int argc, char **argv)
+{
+	struct opts o = { 0 };
+	struct smtp_params p = { 0 };
+	struct smtp_result res;
+	struct fail f = { 0 };
+	struct msg *m = NULL;
+	const struct strv *hdr;
+	char *sender = NULL, *defaddr;
+	int rc, code;
+
+	signal(SIGPIPE, SIG_IGN);
+	progname = basename(argv[0]);
+	if (strcmp(progname, "smtpsend") != 0 &&
+	    strcmp(progname, "sendmail") != 0)
+		progname = "smtpsend";
+	o.host = "localhost";
+	o.port = "25";
+	o.tls = TLS_AUTO;
+	o.tty = isatty(STDERR_FILENO);
+	parse_args(&o, argc, argv);
+	if (o.domain == NULL)
+		o.domain = fqdn();
+	setup_tls(&o);
+	add_recipients(&o, argv + optind, argc - optind);
+	if (o.from != NULL && msg_parse_addr(o.from, &sender, &f) == -1)
+		die(exit_code(f.cls), "invalid sender: %s", f.msg);
+
+	p.host = o.host;
+	p.port = o.port;
+	p.helo = o.domain;
+	p.proto = o.proto;
+	p.tls = o.tls;
+	p.tlsopts = &o.tlso;
+	p.on_info = on_info;
+	p.timeout = o.timeout;
+	p.allow_partial = o.allow_partial;
+	p.serverinfo = o.serverinfo;
+	p.dsn_notify = o.dsn_notify;
+	p.dsn_ret = o.dsn_ret;
+	p.dsn_envid = o.dsn_envid;
+	p.on_reply = on_reply;
+	p.on_send = on_send;
+	p.on_warn = on_warn;
+	p.cbarg = &o;
+
+	if (o.serverinfo) {
+		p.sender = "";
+		rc = smtp_session(&p, NULL, &res);
+		code = rc == 0 ? 0 : report(&o, &res, rc);
+		smtp_result_free(&res);
+		return code;
+	}
+
+	defaddr = xmalloc(strlen(login_name()) + strlen(o.domain) + 2);
+	sprintf(defaddr, "%s@%s", login_name(), o.domain);
+	m = load_message(&o, sender != NULL && *sender ? sender : defaddr, &f);
+	if (m == NULL)
+		die(exit_code(f.cls), "%s", f.msg);
+	hdr = msg_recipients(m);
+	for (size_t i = 0; hdr != NULL && i < hdr->n; i++)
+		if (!strv_has(&o.rcpt, hdr->v[i]))
+			strv_add(&o.rcpt, hdr->v[i]);
+	if (sender == NULL)
+		sender = xstrdup(msg_from_addr(m) != NULL ? msg_from_addr(m) :
+		    defaddr);
+	if (o.rcpt.n == 0) {
+		fprintf(stderr, "%s: no recipients (give them as arguments, "
+		    "or use -t to read them from the headers)\n", progname);
+		code = 65;
+	} else if (o.pretend) {
+		pretend(&o, sender, m);
+		code = 0;
+	} else {
+		p.sender = sender;
+		p.rcpt = (const char *const *)o.rcpt.v;
+		p.nrcpt = o.rcpt.n;
+		rc = smtp_session(&p, m, &res);
+		code = report(&o, &res, rc);
+		smtp_result_free(&res);
+	}
+	/* Nothing lost: a message from stdin that not every recipient
+	 * got goes to ~/dead.letter; a --file message stays where it is. */
+	if (code != 0 && o.file == NULL)
+		save_dead_letter(m, sender);
+	msg_free(m);
+	strv_free(&o.rcpt);
+	free(sender);
+	free(defaddr);
+	return code;
+}

@@ -1,0 +1,434 @@
+/*
+ * tlsio.c - OpenSSL 3 client side: context, verification on by
+ * default, SNI and host check, handshake and I/O under deadlines on a
+ * non-blocking socket, certificate details for --serverinfo.
+ */
+#include <sys/types.h>
+#include <sys/stat.h>
+#include <arpa/inet.h>
+
+#include <ctype.h>
+#include <errno.h>
+#include <poll.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <unistd.h>
+
+#include <openssl/err.h>
+#include <openssl/evp.h>
+#include <openssl/ssl.h>
+#include <openssl/x509.h>
+#include <openssl/x509v3.h>
+
+#include "tlsio.h"
+
+struct tlsio {
+	SSL_CTX		*ctx;
+	SSL		*ssl;
+	int		 fd;
+	long		 verify;	/* X509_V_OK or the error */
+	int		 pinned;	/* verified by the pin */
+	int		 nocheck;
+};
+
+static int	 wait_io(int, int, long long);
+static int	 parse_pin(const char *, unsigned char *);
+
+/* poll() the fd for what OpenSSL wants: 1 ready, 0 deadline, -1 error */
+static int
+wait_io(int fd, int want, long long deadline)
+{
+	struct pollfd pfd;
+
+	for (;;) {
+		long long left = deadline - now_ms();
+		int n;
+
+		if (left <= 0)
+			return 0;
+		pfd.fd = fd;
+		pfd.events = want == SSL_ERROR_WANT_WRITE ? POLLOUT : POLLIN;
+		pfd.revents = 0;
+		n = poll(&pfd, 1, left > 60000 ? 60000 : (int)left);
+		if (n > 0)
+			return 1;
+		if (n < 0 && errno != EINTR)
+			return -1;
+	}
+}
+
+/* "SHA256:AB:CD..." or plain hex -> 32 bytes; -1 if malformed. */
+static int
+parse_pin(const char *s, unsigned char *out)
+{
+	size_t n = 0;
+
+	if (strncasecmp(s, "sha256:", 7) == 0)
+		s += 7;
+	while (*s) {
+		unsigned int v;
+
+		if (*s == ':') {
+			s++;
+			continue;
+		}
+		if (n == 32 || sscanf(s, "%2x", &v) != 1 ||
+		    !isxdigit((unsigned char)s[0]) ||
+		    !isxdigit((unsigned char)s[1]))
+			return -1;
+		out[n++] = (unsigned char)v;
+		s += 2;
+	}
+	return n == 32 ? 0 : -1;
+}
+
+int
+tlsio_check_opts(const struct tlsio_opts *o, struct fail *f)
+{
+	unsigned char pin[32];
+	const char *files[3] = { o->trust_file, o->cert_file, o->key_file };
+	static const char *const what[3] = { "--tls-trust-file",
+	    "--tls-cert-file", "--tls-key-file" };
+
+	if (o->fingerprint != NULL && parse_pin(o->fingerprint, pin) == -1) {
+		fail_set(f, FAIL_USAGE, "invalid --tls-fingerprint: want "
+		    "SHA256: and 32 hex octets");
+		return -1;
+	}
+	for (int i = 0; i < 3; i++)
+		if (files[i] != NULL && access(files[i], R_OK) != 0) {
+			fail_set(f, FAIL_CONFIG, "%s %s: %s", what[i],
+			    files[i], strerror(errno));
+			return -1;
+		}
+	if (o->key_file != NULL && o->cert_file == NULL) {
+		fail_set(f, FAIL_USAGE, "--tls-key-file needs "
+		    "--tls-cert-file");
+		return -1;
+	}
+	return 0;
+}
+
+/* The first error in OpenSSL's queue, as text; clears the queue. */
+static const char *
+ssl_reason(char *buf, size_t cap)
+{
+	unsigned long e = ERR_get_error();
+
+	if (e == 0)
+		xstrlcpy(buf, "handshake failed", cap);
+	else
+		ERR_error_string_n(e, buf, cap);
+	ERR_clear_error();
+	return buf;
+}
+
+static SSL_CTX *
+make_ctx(const struct tlsio_opts *o, struct fail *f)
+{
+	SSL_CTX *ctx = SSL_CTX_new(TLS_client_method());
+	char why[256];
+	int ok = 1;
+
+	if (ctx == NULL) {
+		fail_set(f, FAIL_INTERNAL, "TLS: %s", ssl_reason(why,
+		    sizeof(why)));
+		return NULL;
+	}
+	/* Set explicitly, whatever the system's openssl.cnf says. */
+	SSL_CTX_set_min_proto_version(ctx, o->min_version == 13 ?
+	    TLS1_3_VERSION : TLS1_2_VERSION);
+	SSL_CTX_set_verify(ctx, SSL_VERIFY_NONE, NULL);
+	if (o->trust_file != NULL)
+		ok = SSL_CTX_load_verify_file(ctx, o->trust_file);
+	else if (access(X509_get_default_cert_dir(), R_OK) == 0)
+		/* The hashed directory is read per lookup, lazily: no
+		 * parsing of the whole bundle on every run. */
+		ok = SSL_CTX_load_verify_dir(ctx, X509_get_default_cert_dir());
+	else
+		ok = SSL_CTX_set_default_verify_paths(ctx);
+	if (!ok) {
+		fail_set(f, FAIL_CONFIG, "cannot load the trust store %s: %s",
+		    o->trust_file ? o->trust_file : X509_get_default_cert_dir(),
+		    ssl_reason(why, sizeof(why)));
+		SSL_CTX_free(ctx);
+		return NULL;
+	}
+	if (o->cert_file != NULL && (SSL_CTX_use_certificate_chain_file(ctx,
+	    o->cert_file) != 1 || SSL_CTX_use_PrivateKey_file(ctx,
+	    o->key_file ? o->key_file : o->cert_file, SSL_FILETYPE_PEM) != 1 ||
+	    SSL_CTX_check_private_key(ctx) != 1)) {
+		fail_set(f, FAIL_CONFIG, "cannot use client certificate %s: "
+		    "%s", o->cert_file, ssl_reason(why, sizeof(why)));
+		SSL_CTX_free(ctx);
+		return NULL;
+	}
+	return ctx;
+}
+
+static int
+is_ip(const char *h)
+{
+	unsigned char buf[16];
+
+	return inet_pton(AF_INET, h, buf) == 1 ||
+	    inet_pton(AF_INET6, h, buf) == 1;
+}
+
+static int
+setup_ssl(struct tlsio *t, const struct tlsio_opts *o, struct fail *f)
+{
+	X509_VERIFY_PARAM *param;
+	char why[256];
+
+	if ((t->ssl = SSL_new(t->ctx)) == NULL || SSL_set_fd(t->ssl, t->fd)
+	    != 1) {
+		fail_set(f, FAIL_INTERNAL, "TLS: %s", ssl_reason(why,
+		    sizeof(why)));
+		return -1;
+	}
+	param = SSL_get0_param(t->ssl);
+	if (is_ip(o->host)) {
+		/* RFC 6066 3: literal addresses are not sent as SNI */
+		X509_VERIFY_PARAM_set1_ip_asc(param, o->host);
+	} else {
+		SSL_set_tlsext_host_name(t->ssl, o->host);
+		SSL_set_hostflags(t->ssl, X509_CHECK_FLAG_NO_PARTIAL_WILDCARDS);
+		SSL_set1_host(t->ssl, o->host);
+	}
+	return 0;
+}
+
+static void
+fingerprint(X509 *x, char *out, size_t cap)
+{
+	unsigned char md[EVP_MAX_MD_SIZE];
+	unsigned int n = 0;
+	size_t o = 0;
+
+	out[0] = '\0';
+	if (X509_digest(x, EVP_sha256(), md, &n) != 1)
+		return;
+	o = (size_t)snprintf(out, cap, "SHA256:");
+	for (unsigned int i = 0; i < n && o + 3 < cap; i++)
+		o += (size_t)snprintf(out + o, cap - o, "%s%02X",
+		    i ? ":" : "", md[i]);
+}
+
+static void
+name_line(X509_NAME *nm, char *out, size_t cap)
+{
+	char *s = X509_NAME_oneline(nm, NULL, 0);
+
+	sanitize(out, cap, s ? s : "?", s ? strlen(s) : 1);
+	OPENSSL_free(s);
+}
+
+/* After the handshake: certificate present, chain or pin, name. */
+static int
+verify_peer(struct tlsio *t, const struct tlsio_opts *o, struct fail *f)
+{
+	X509 *x = SSL_get0_peer_certificate(t->ssl);
+	char subj[256], iss[256], fp[128];
+	const char *why = NULL;
+	unsigned char pin[32], md[EVP_MAX_MD_SIZE];
+	unsigned int n = 0;
+
+	t->verify = SSL_get_verify_result(t->ssl);
+	if (x == NULL) {
+		fail_set(f, FAIL_TLS, "TLS: the server sent no certificate");
+		return -1;
+	}
+	if (o->nocheck)
+		return 0;
+	name_line(X509_get_subject_name(x), subj, sizeof(subj));
+	name_line(X509_get_issuer_name(x), iss, sizeof(iss));
+	fingerprint(x, fp, sizeof(fp));
+	if (o->fingerprint != NULL) {
+		if (parse_pin(o->fingerprint, pin) == 0 &&
+		    X509_digest(x, EVP_sha256(), md, &n) == 1 && n == 32 &&
+		    CRYPTO_memcmp(md, pin, 32) == 0) {
+			t->pinned = 1;
+			return 0;
+		}
+		why = "fingerprint does not match the pin";
+	} else if (t->verify != X509_V_OK)
+		why = X509_verify_cert_error_string(t->verify);
+	if (why == NULL)
+		return 0;
+	fail_set(f, FAIL_TLS, "TLS certificate verification failed: %s "
+	    "(subject %s, issuer %s, %s)", why, subj, iss, fp);
+	return -1;
+}
+
+struct tlsio *
+tlsio_connect(int fd, const struct tlsio_opts *o, long long deadline,
+    struct fail *f)
+{
+	struct tlsio *t = xcalloc(1, sizeof(*t));
+	char why[256];
+
+	t->fd = fd;
+	t->nocheck = o->nocheck;
+	if ((t->ctx = make_ctx(o, f)) == NULL || setup_ssl(t, o, f) == -1)
+		goto bad;
+	ERR_clear_error();
+	for (;;) {
+		int r = SSL_connect(t->ssl), e, w;
+
+		if (r == 1)
+			break;
+		e = SSL_get_error(t->ssl, r);
+		if (e == SSL_ERROR_WANT_READ || e == SSL_ERROR_WANT_WRITE) {
+			if ((w = wait_io(fd, e, deadline)) == 1)
+				continue;
+			fail_set(f, FAIL_TEMP, "TLS handshake %s", w == 0 ?
+			    "timed out" : "failed: poll error");
+			goto bad;
+		}
+		if (e == SSL_ERROR_SYSCALL && ERR_peek_error() == 0)
+			fail_set(f, FAIL_TEMP, "connection lost during the TLS "
+			    "handshake");
+		else
+			fail_set(f, FAIL_TLS, "TLS handshake failed: %s",
+			    ssl_reason(why, sizeof(why)));
+		goto bad;
+	}
+	if (verify_peer(t, o, f) == -1) {
+		tlsio_close(t, now_ms() + 1000);
+		return NULL;
+	}
+	return t;
+bad:
+	SSL_free(t->ssl);
+	SSL_CTX_free(t->ctx);
+	free(t);
+	return NULL;
+}
+
+ssize_t
+tlsio_read(struct tlsio *t, void *buf, size_t cap, long long deadline)
+{
+	for (;;) {
+		size_t got = 0;
+		int r = SSL_read_ex(t->ssl, buf, cap, &got), e, w;
+
+		if (r == 1)
+			return (ssize_t)got;
+		e = SSL_get_error(t->ssl, r);
+		if (e == SSL_ERROR_WANT_READ || e == SSL_ERROR_WANT_WRITE) {
+			if ((w = wait_io(t->fd, e, deadline)) == 1)
+				continue;
+			return w == 0 ? TLSIO_TIMEOUT : TLSIO_ERROR;
+		}
+		ERR_clear_error();
+		if (e == SSL_ERROR_ZERO_RETURN || e == SSL_ERROR_SYSCALL)
+			return 0;
+		return TLSIO_ERROR;
+	}
+}
+
+int
+tlsio_write(struct tlsio *t, const void *buf, size_t len, long long deadline)
+{
+	const char *p = buf;
+
+	while (len > 0) {
+		size_t put = 0;
+		int r = SSL_write_ex(t->ssl, p, len, &put), e, w;
+
+		if (r == 1) {
+			p += put;
+			len -= put;
+			continue;
+		}
+		e = SSL_get_error(t->ssl, r);
+		if (e == SSL_ERROR_WANT_READ || e == SSL_ERROR_WANT_WRITE) {
+			if ((w = wait_io(t->fd, e, deadline)) == 1)
+				continue;
+			return w == 0 ? TLSIO_TIMEOUT : TLSIO_ERROR;
+		}
+		ERR_clear_error();
+		return TLSIO_ERROR;
+	}
+	return 0;
+}
+
+void
+tlsio_close(struct tlsio *t, long long deadline)
+{
+	if (t == NULL)
+		return;
+	/* RFC 8446 6.1: send close_notify; do not wait for the peer's. */
+	for (int i = 0; i < 4; i++) {
+		int r = SSL_shutdown(t->ssl), e;
+
+		if (r >= 0)
+			break;
+		e = SSL_get_error(t->ssl, r);
+		if ((e != SSL_ERROR_WANT_WRITE && e != SSL_ERROR_WANT_READ) ||
+		    wait_io(t->fd, e, deadline) != 1)
+			break;
+	}
+	ERR_clear_error();
+	SSL_free(t->ssl);
+	SSL_CTX_free(t->ctx);
+	free(t);
+}
+
+static void
+asn1_time(const ASN1_TIME *tm, char *out, size_t cap)
+{
+	BIO *b = BIO_new(BIO_s_mem());
+	int n;
+
+	out[0] = '\0';
+	if (b == NULL)
+		return;
+	if (ASN1_TIME_print(b, tm) == 1 && (n = BIO_read(b, out,
+	    (int)cap - 1)) > 0)
+		out[n] = '\0';
+	BIO_free(b);
+}
+
+void
+tlsio_describe(struct tlsio *t, void (*out)(void *, const char *), void *arg)
+{
+	STACK_OF(X509) *chain = SSL_get_peer_cert_chain(t->ssl);
+	char line[1024], a[256], b[256], c[128];
+
+	snprintf(line, sizeof(line), "tls: %s, cipher %s",
+	    SSL_get_version(t->ssl), SSL_get_cipher_name(t->ssl));
+	out(arg, line);
+	for (int i = 0; chain != NULL && i < sk_X509_num(chain); i++) {
+		X509 *x = sk_X509_value(chain, i);
+
+		name_line(X509_get_subject_name(x), a, sizeof(a));
+		name_line(X509_get_issuer_name(x), b, sizeof(b));
+		snprintf(line, sizeof(line), "certificate %d: subject %s", i,
+		    a);
+		out(arg, line);
+		snprintf(line, sizeof(line), "  issuer %s", b);
+		out(arg, line);
+		asn1_time(X509_get0_notBefore(x), a, sizeof(a));
+		asn1_time(X509_get0_notAfter(x), b, sizeof(b));
+		snprintf(line, sizeof(line), "  valid from %s until %s", a, b);
+		out(arg, line);
+		fingerprint(x, c, sizeof(c));
+		snprintf(line, sizeof(line), "  %s", c);
+		out(arg, line);
+	}
+	if (t->nocheck)
+		snprintf(line, sizeof(line), "verification: skipped "
+		    "(--tls-certcheck=off)");
+	else if (t->pinned)
+		snprintf(line, sizeof(line), "verification: ok "
+		    "(fingerprint pin)");
+	else
+		snprintf(line, sizeof(line), "verification: %s",
+		    t->verify == X509_V_OK ? "ok" :
+		    X509_verify_cert_error_string(t->verify));
+	out(arg, line);
+}

@@ -1,0 +1,52 @@
+/*
+ * tlsio.h - the TLS seam (OpenSSL 3), used only by conn.c.
+ *
+ * Verification is on by default: a certificate is required, the chain
+ * must lead to the trust store (the system's hashed CA directory,
+ * loaded lazily, or --tls-trust-file), the name must match (partial
+ * wildcards off; an IP literal is checked as an address and never sent
+ * as SNI).  A SHA-256 pin replaces the chain check.  The handshake runs
+ * with OpenSSL's verification recording but not aborting, so that a
+ * failure can name the reason and the certificate; nothing is sent
+ * over a connection that failed.  No OpenSSL type leaks past here.
+ */
+#ifndef SMTPSEND_TLSIO_H
+#define SMTPSEND_TLSIO_H
+
+#include <sys/types.h>
+#include "util.h"
+
+struct tlsio_opts {
+	const char	*host;		/* relay name or IP literal */
+	const char	*trust_file;	/* CA bundle; NULL = system store */
+	const char	*cert_file;	/* client certificate (chain) */
+	const char	*key_file;	/* its key; NULL = in cert_file */
+	const char	*fingerprint;	/* SHA-256 pin, hex with or without
+					   colons, "SHA256:" prefix allowed */
+	int		 nocheck;	/* --tls-certcheck=off */
+	int		 min_version;	/* 12 or 13 */
+};
+
+struct tlsio;
+
+/* Check the options (pin syntax, files readable) without a server:
+ * FAIL_USAGE or FAIL_CONFIG. */
+int		 tlsio_check_opts(const struct tlsio_opts *, struct fail *);
+/* Handshake on the connected non-blocking socket fd, then verify.
+ * FAIL_TLS on any TLS failure, FAIL_TEMP on timeout or lost link. */
+struct tlsio	*tlsio_connect(int fd, const struct tlsio_opts *,
+		    long long deadline, struct fail *);
+/* > 0 bytes, 0 end of stream, TLSIO_TIMEOUT, TLSIO_ERROR. */
+#define TLSIO_TIMEOUT	(-2)
+#define TLSIO_ERROR	(-1)
+ssize_t		 tlsio_read(struct tlsio *, void *, size_t, long long);
+/* Write all: 0, TLSIO_TIMEOUT or TLSIO_ERROR. */
+int		 tlsio_write(struct tlsio *, const void *, size_t, long long);
+/* Send close_notify (bounded by the deadline) and free. */
+void		 tlsio_close(struct tlsio *, long long deadline);
+/* Protocol, cipher, certificate chain (subject, issuer, validity,
+ * SHA-256) and the verification result, one line per call of out. */
+void		 tlsio_describe(struct tlsio *,
+		    void (*out)(void *, const char *), void *);
+
+#endif

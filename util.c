@@ -1,0 +1,189 @@
+/*
+ * util.c - failure records, string vectors, checked allocation.
+ */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "util.h"
+
+const char *const fail_class_names[FAIL_MAX] = {
+	[FAIL_NONE] = "none",
+	[FAIL_USAGE] = "usage",
+	[FAIL_DATA] = "data",
+	[FAIL_NOINPUT] = "noinput",
+	[FAIL_RCPT] = "recipient",
+	[FAIL_RESOLVE] = "resolve",
+	[FAIL_PERM] = "permanent",
+	[FAIL_INTERNAL] = "internal",
+	[FAIL_IO] = "io",
+	[FAIL_TEMP] = "temporary",
+	[FAIL_PROTOCOL] = "protocol",
+	[FAIL_AUTH] = "auth",
+	[FAIL_TLS] = "tls",
+	[FAIL_CONFIG] = "config",
+};
+
+void
+fail_set(struct fail *f, enum fail_class cls, const char *fmt, ...)
+{
+	va_list ap;
+	int saved = errno;
+
+	if (f == NULL || f->cls != FAIL_NONE)
+		return;
+	f->cls = cls;
+	f->err = saved;
+	va_start(ap, fmt);
+	vsnprintf(f->msg, sizeof(f->msg), fmt, ap);
+	va_end(ap);
+	errno = saved;
+}
+
+void
+fail_reset(struct fail *f)
+{
+	f->cls = FAIL_NONE;
+	f->err = 0;
+	f->msg[0] = '\0';
+}
+
+void *
+xmalloc(size_t n)
+{
+	void *p = malloc(n ? n : 1);
+
+	if (p == NULL) {
+		fputs("smtpsend: out of memory\n", stderr);
+		exit(70);	/* EX_SOFTWARE: the only exit below main */
+	}
+	return p;
+}
+
+void *
+xcalloc(size_t n, size_t sz)
+{
+	void *p = calloc(n ? n : 1, sz ? sz : 1);
+
+	if (p == NULL) {
+		fputs("smtpsend: out of memory\n", stderr);
+		exit(70);
+	}
+	return p;
+}
+
+void *
+xrealloc(void *old, size_t n)
+{
+	void *p = realloc(old, n ? n : 1);
+
+	if (p == NULL) {
+		fputs("smtpsend: out of memory\n", stderr);
+		exit(70);
+	}
+	return p;
+}
+
+char *
+xstrndup(const char *s, size_t n)
+{
+	char *p = xmalloc(n + 1);
+
+	memcpy(p, s, n);
+	p[n] = '\0';
+	return p;
+}
+
+char *
+xstrdup(const char *s)
+{
+	return xstrndup(s, strlen(s));
+}
+
+size_t
+xstrlcpy(char *dst, const char *src, size_t cap)
+{
+	size_t n = strlen(src);
+
+	if (cap > 0) {
+		size_t k = n < cap - 1 ? n : cap - 1;
+		memcpy(dst, src, k);
+		dst[k] = '\0';
+	}
+	return n;
+}
+
+void
+strv_addn(struct strv *sv, const char *s, size_t n)
+{
+	if (sv->n + 1 >= sv->cap) {
+		sv->cap = sv->cap ? sv->cap * 2 : 8;
+		sv->v = xrealloc(sv->v, sv->cap * sizeof(*sv->v));
+	}
+	sv->v[sv->n++] = xstrndup(s, n);
+	sv->v[sv->n] = NULL;
+}
+
+void
+strv_add(struct strv *sv, const char *s)
+{
+	strv_addn(sv, s, strlen(s));
+}
+
+int
+strv_has(const struct strv *sv, const char *s)
+{
+	for (size_t i = 0; i < sv->n; i++)
+		if (strcmp(sv->v[i], s) == 0)
+			return 1;
+	return 0;
+}
+
+void
+strv_free(struct strv *sv)
+{
+	for (size_t i = 0; i < sv->n; i++)
+		free(sv->v[i]);
+	free(sv->v);
+	sv->v = NULL;
+	sv->n = sv->cap = 0;
+}
+
+char *
+sanitize(char *dst, size_t cap, const char *src, size_t len)
+{
+	static const char hex[] = "0123456789abcdef";
+	size_t o = 0;
+
+	if (cap == 0)
+		return dst;
+	for (size_t i = 0; i < len; i++) {
+		unsigned char c = (unsigned char)src[i];
+
+		if (c < 0x20 || c == 0x7f) {
+			if (o + 4 >= cap)
+				break;
+			dst[o++] = '\\';
+			dst[o++] = 'x';
+			dst[o++] = hex[c >> 4];
+			dst[o++] = hex[c & 15];
+		} else {
+			if (o + 1 >= cap)
+				break;
+			dst[o++] = (char)c;
+		}
+	}
+	dst[o] = '\0';
+	return dst;
+}
+
+long long
+now_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}

@@ -1,0 +1,75 @@
+/*
+ * util.h - small helpers shared by every module: failure records,
+ * growable string vectors, checked allocation.
+ *
+ * A struct fail is how a module below smtpsend.c reports an error: it
+ * records a class (which smtpsend.c maps to an exit code in exactly one
+ * place), the errno if any, and a one-line message.  Nothing below
+ * smtpsend.c prints or exits.
+ */
+#ifndef SMTPSEND_UTIL_H
+#define SMTPSEND_UTIL_H
+
+#include <stddef.h>
+#include <stdarg.h>
+
+enum fail_class {
+	FAIL_NONE = 0,
+	FAIL_USAGE,		/* bad command line			64 */
+	FAIL_DATA,		/* bad message or address		65 */
+	FAIL_NOINPUT,		/* input file missing			66 */
+	FAIL_RCPT,		/* a recipient refused with 5xx		67 */
+	FAIL_RESOLVE,		/* host name does not resolve		68 */
+	FAIL_PERM,		/* other 5xx, required feature missing	69 */
+	FAIL_INTERNAL,		/* a bug or resource exhaustion		70 */
+	FAIL_IO,		/* local I/O error			74 */
+	FAIL_TEMP,		/* 4xx, connection refused/lost, timeout 75 */
+	FAIL_PROTOCOL,		/* malformed or out-of-order reply	76 */
+	FAIL_AUTH,		/* authentication failed		77 */
+	FAIL_TLS,		/* TLS verification failed		77 */
+	FAIL_CONFIG,		/* bad configuration			78 */
+	FAIL_MAX
+};
+
+extern const char *const fail_class_names[FAIL_MAX];
+
+struct fail {
+	enum fail_class	 cls;
+	int		 err;		/* errno, or 0 */
+	char		 msg[1024];	/* one line, no trailing newline */
+};
+
+/* Record a failure (first one wins unless fail_reset() in between). */
+void	 fail_set(struct fail *, enum fail_class, const char *, ...)
+	    __attribute__((format(printf, 3, 4)));
+void	 fail_reset(struct fail *);
+
+/* A growable vector of malloc'ed strings. */
+struct strv {
+	char	**v;
+	size_t	  n, cap;
+};
+void	 strv_add(struct strv *, const char *);	/* copies */
+void	 strv_addn(struct strv *, const char *, size_t);
+int	 strv_has(const struct strv *, const char *);
+void	 strv_free(struct strv *);
+
+void	*xmalloc(size_t);
+void	*xcalloc(size_t, size_t);
+void	*xrealloc(void *, size_t);
+char	*xstrdup(const char *);
+char	*xstrndup(const char *, size_t);
+
+/* Copy with truncation, always NUL-terminates (cap > 0). */
+size_t	 xstrlcpy(char *, const char *, size_t);
+
+/*
+ * Make text safe to show on a terminal: control bytes (C0, DEL) become
+ * "\xNN"; everything else, including UTF-8, is kept.  Returns dst.
+ */
+char	*sanitize(char *dst, size_t cap, const char *src, size_t len);
+
+/* Monotonic clock in milliseconds. */
+long long now_ms(void);
+
+#endif
