@@ -18,10 +18,10 @@ LIBS	= `$(PKG_CONFIG) --libs openssl libidn2`
 SANFLAGS = -O1 -g -fsanitize=address,undefined -fno-omit-frame-pointer \
 	  -fno-sanitize-recover=all
 
-OBJS	= smtpsend.o smtp.o conn.o tlsio.o msg.o util.o
-LIBOBJS	= smtp.o conn.o tlsio.o msg.o util.o
-HDRS	= smtp.h conn.h tlsio.h msg.h util.h
-UNITS	= tests/unit/test_smtp tests/unit/test_msg
+OBJS	= smtpsend.o smtp.o auth.o conf.o conn.o tlsio.o msg.o util.o
+LIBOBJS	= smtp.o auth.o conf.o conn.o tlsio.o msg.o util.o
+HDRS	= smtp.h auth.h conf.h conn.h tlsio.h msg.h util.h
+UNITS	= tests/unit/test_smtp tests/unit/test_msg tests/unit/test_auth
 
 all: smtpsend
 
@@ -39,11 +39,15 @@ tests/unit/test_smtp: tests/unit/test_smtp.c tests/unit/t.h $(LIBOBJS) $(HDRS)
 tests/unit/test_msg: tests/unit/test_msg.c tests/unit/t.h $(LIBOBJS) $(HDRS)
 	$(CC) $(ALLCFLAGS) -I. -o $@ tests/unit/test_msg.c $(LIBOBJS) $(LIBS)
 
+tests/unit/test_auth: tests/unit/test_auth.c tests/unit/t.h $(LIBOBJS) $(HDRS)
+	$(CC) $(ALLCFLAGS) -I. -o $@ tests/unit/test_auth.c $(LIBOBJS) $(LIBS)
+
 unit: $(UNITS)
 
 # The same program and unit tests under AddressSanitizer + UBSan, built
 # apart in build-asan/ so both can be tested in one run.
-asan: build-asan/smtpsend build-asan/test_smtp build-asan/test_msg
+asan: build-asan/smtpsend build-asan/test_smtp build-asan/test_msg \
+	    build-asan/test_auth
 
 build-asan/smtpsend: $(OBJS:.o=.c) $(HDRS)
 	mkdir -p build-asan
@@ -57,6 +61,11 @@ build-asan/test_smtp: tests/unit/test_smtp.c $(LIBOBJS:.o=.c) $(HDRS)
 build-asan/test_msg: tests/unit/test_msg.c $(LIBOBJS:.o=.c) $(HDRS)
 	mkdir -p build-asan
 	$(CC) $(ALLCFLAGS) $(SANFLAGS) -I. -o $@ tests/unit/test_msg.c \
+	    $(LIBOBJS:.o=.c) $(LIBS)
+
+build-asan/test_auth: tests/unit/test_auth.c $(LIBOBJS:.o=.c) $(HDRS)
+	mkdir -p build-asan
+	$(CC) $(ALLCFLAGS) $(SANFLAGS) -I. -o $@ tests/unit/test_auth.c \
 	    $(LIBOBJS:.o=.c) $(LIBS)
 
 # Everything: unit tests, scripted fake-server cases, real servers, the

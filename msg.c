@@ -97,8 +97,7 @@ struct stream {
 };
 
 struct msg {
-	int		 fd;		/* input file or temporary copy */
-	int		 ownfd;		/* the temporary copy: ours to close */
+	int		 fd;		/* dup of the input file, or a copy */
 	off_t		 base;		/* offset of the input in fd */
 	off_t		 inlen;
 	off_t		 orig_off;	/* input after a dropped mbox From line */
@@ -122,7 +121,7 @@ struct msg {
 
 	void		(*warn)(void *, const char *);
 	void		*warnarg;
-	int		 warned_fold, warned_break;
+	int		 warned_fold, warned_hbreak, warned_break;
 
 	struct stream	 st;
 	char		 inbuf[CHUNK];
@@ -145,6 +144,16 @@ struct scan {
 	size_t		 colon;		/* ':' of the current field in hraw */
 	size_t		 curlen;	/* body: octets on the current line */
 };
+
+/* mboxrd writer state. */
+struct mbox {
+	size_t	 gt, k;		/* '>'s, then octets of "From " matched */
+	int	 bol;		/* still in the line's prefix */
+	int	 skiplf;
+	int	 open;		/* the output line has content */
+};
+
+static const char mbox_from[] = "From ";
 
 /* Address tokens (RFC 5322 3.2). */
 enum { TK_ATOM, TK_QSTR, TK_DLIT, TK_SPECIAL };
@@ -177,6 +186,7 @@ static int	 is_atext(int);
 static int	 ascii_ncaseeq(const char *, const char *, size_t);
 static int	 write_all(int, const void *, size_t);
 static int	 tmp_open(const char *, struct fail *);
+static int	 load_input(struct msg *, int, struct scan *, struct fail *);
 static int	 scan_chunk(struct scan *, const char *, size_t,
 		    struct fail *);
 static int	 scan_char(struct scan *, int, struct fail *);
@@ -200,6 +210,8 @@ static void	 put_line(struct msg *, const char *, size_t, int);
 static size_t	 fold_at(const char *, size_t, size_t, size_t);
 static void	 warn_once(struct msg *, int *, const char *);
 static int	 add_from(struct msg *, const struct msg_opts *,
+		    struct fail *);
+static int	 add_msgid(struct msg *, const struct msg_opts *,
 		    struct fail *);
 static void	 add_phrase(struct buf *, const char *);
 static void	 add_b64(struct buf *, const unsigned char *, size_t);
@@ -233,6 +245,8 @@ static void	 add_unique(struct strv *, const char *);
 static int	 same_addr(const char *, const char *);
 static int	 parse_addrlist(const char *, size_t, int, struct strv *,
 		    size_t *, size_t *, struct fail *);
+static void	 mbox_prefix(struct mbox *, struct buf *);
+static void	 mbox_chunk(struct mbox *, const char *, size_t, struct buf *);
 static int	 mbox_write(struct msg *, int, const char *, struct fail *);
 
 /* ---- small helpers ---- */
@@ -457,6 +471,10 @@ scan_char(struct scan *sc, int c, struct fail *f)
 			return scan_to_body(sc, c, 0, f);
 		break;
 	case LS_NAME:
+		/* A field name cannot be longer than a line (RFC 5322
+		 * 2.1.1): past that it is body text, not buffered. */
+		if (sc->m->hraw.len - sc->lhoff >= RFC_LINE_MAX)
+			return scan_to_body(sc, c, 0, f);
 		if (is_fname(c))
 			break;
 		sc->namelen = sc->m->hraw.len - sc->lhoff;
@@ -469,6 +487,8 @@ scan_char(struct scan *sc, int c, struct fail *f)
 			return scan_to_body(sc, c, 0, f);
 		break;
 	case LS_WSP:
+		if (sc->m->hraw.len - sc->lhoff >= RFC_LINE_MAX)
+			return scan_to_body(sc, c, 0, f);
 		if (c == ':') {
 			sc->colon = sc->m->hraw.len;
 			sc->ls = LS_FIELD;
@@ -787,39 +807,8 @@ build_header(struct msg *m, const struct msg_opts *o, struct fail *f)
 		fmt_date(line + 6, sizeof(line) - 6, time(NULL));
 		put_line(m, line, strlen(line), 1);
 	}
-	if (o->add_msgid && !has_id) {
-		const char *dom = o->msgid_domain;
-		unsigned char rnd[MSGID_RAND];
-		struct buf b = { NULL, 0, 0 };
-		char tmp[64];
-		time_t t = time(NULL);
-		struct tm tm;
-
-		if (dom == NULL || *dom == '\0')
-			dom = "localhost";
-		for (const char *s = dom; *s != '\0'; s++)
-			if (is_ctl((unsigned char)*s) || is_wsp(*s) ||
-			    strchr("<>()", *s) != NULL) {
-				fail_set(f, FAIL_DATA, "bad domain for "
-				    "Message-ID");
-				return -1;
-			}
-		fill_random(rnd, sizeof(rnd));
-		gmtime_r(&t, &tm);
-		snprintf(tmp, sizeof(tmp), "Message-ID: <%04d%02d%02d%02d%02d"
-		    "%02d.", tm.tm_year + 1900, tm.tm_mon + 1, tm.tm_mday,
-		    tm.tm_hour, tm.tm_min, tm.tm_sec);
-		buf_adds(&b, tmp);
-		for (size_t i = 0; i < sizeof(rnd); i++) {
-			snprintf(tmp, sizeof(tmp), "%02x", rnd[i]);
-			buf_adds(&b, tmp);
-		}
-		buf_addc(&b, '@');
-		buf_adds(&b, dom);
-		buf_addc(&b, '>');
-		put_line(m, b.p, b.len, 1);
-		free(b.p);
-	}
+	if (o->add_msgid && !has_id && add_msgid(m, o, f) == -1)
+		return -1;
 	/* RFC 2045 4 and 6: a re-encoded body needs both MIME headers. */
 	if (m->mode == BODY_QP && !has_mv)
 		put_line(m, "MIME-Version: 1.0", 17, 1);
@@ -827,6 +816,44 @@ build_header(struct msg *m, const struct msg_opts *o, struct fail *f)
 		put_line(m, "Content-Transfer-Encoding: quoted-printable", 43,
 		    1);
 	buf_add(&m->hdr, "\r\n", 2);
+	return 0;
+}
+
+/* RFC 5322 3.6.4: "<time.random@domain>", unique by its 128 random bits. */
+static int
+add_msgid(struct msg *m, const struct msg_opts *o, struct fail *f)
+{
+	const char *dom = o->msgid_domain;
+	unsigned char rnd[MSGID_RAND];
+	struct buf b = { NULL, 0, 0 };
+	char tmp[64];
+	time_t t = time(NULL);
+	struct tm tm;
+
+	if (dom == NULL || *dom == '\0')
+		dom = "localhost";
+	for (const char *s = dom; *s != '\0'; s++)
+		if (is_ctl((unsigned char)*s) || is_wsp(*s) ||
+		    strchr("<>()", *s) != NULL) {
+			fail_set(f, FAIL_DATA, "bad domain for the "
+			    "Message-ID: header");
+			return -1;
+		}
+	fill_random(rnd, sizeof(rnd));
+	gmtime_r(&t, &tm);
+	snprintf(tmp, sizeof(tmp), "Message-ID: <%04d%02d%02d%02d%02d%02d.",
+	    tm.tm_year + 1900, tm.tm_mon + 1, tm.tm_mday, tm.tm_hour,
+	    tm.tm_min, tm.tm_sec);
+	buf_adds(&b, tmp);
+	for (size_t i = 0; i < sizeof(rnd); i++) {
+		snprintf(tmp, sizeof(tmp), "%02x", rnd[i]);
+		buf_adds(&b, tmp);
+	}
+	buf_addc(&b, '@');
+	buf_adds(&b, dom);
+	buf_addc(&b, '>');
+	put_line(m, b.p, b.len, 1);
+	free(b.p);
 	return 0;
 }
 
@@ -875,7 +902,7 @@ put_line(struct msg *m, const char *s, size_t n, int first)
 			/* Keep a UTF-8 sequence whole. */
 			while (j > 1 && (s[j] & 0xc0) == 0x80)
 				j--;
-			warn_once(m, &m->warned_fold,
+			warn_once(m, &m->warned_hbreak,
 			    "header line longer than 998 octets broken");
 		} else
 			warn_once(m, &m->warned_fold,
@@ -1277,41 +1304,31 @@ body_finish(struct msg *m)
 
 /* ---- the API ---- */
 
-struct msg *
-msg_load(int fd, const char *name, const struct msg_opts *opts,
-    struct fail *f)
+/*
+ * Read the whole input once, scanning it; a non-regular input is
+ * copied to a temporary file on the way so that it can be read again.
+ */
+static int
+load_input(struct msg *m, int fd, struct scan *sc, struct fail *f)
 {
-	static const struct msg_opts none;
-	struct msg *m = xcalloc(1, sizeof(*m));
-	struct scan sc;
 	struct stat sb;
 	int regular;
 
-	if (opts == NULL)
-		opts = &none;
-	if (name == NULL)
-		name = "stdin";
-	m->fd = -1;
-	m->body_off = -1;
-	m->warn = opts->warn;
-	m->warnarg = opts->warnarg;
-	memset(&sc, 0, sizeof(sc));
-	sc.m = m;
-	sc.name = name;
-	sc.first = 1;
 	if (fstat(fd, &sb) == -1) {
-		fail_set(f, FAIL_IO, "%s: %s", name, strerror(errno));
-		goto fail;
+		fail_set(f, FAIL_IO, "%s: %s", sc->name, strerror(errno));
+		return -1;
 	}
 	regular = S_ISREG(sb.st_mode) &&
 	    (m->base = lseek(fd, 0, SEEK_CUR)) != -1;
-	if (regular)
-		m->fd = fd;
-	else {
+	/* Our own descriptor: the caller may close theirs. */
+	if (regular && (m->fd = fcntl(fd, F_DUPFD_CLOEXEC, 0)) == -1) {
+		fail_set(f, FAIL_IO, "%s: %s", sc->name, strerror(errno));
+		return -1;
+	}
+	if (!regular) {
 		m->base = 0;
-		if ((m->fd = tmp_open(name, f)) == -1)
-			goto fail;
-		m->ownfd = 1;
+		if ((m->fd = tmp_open(sc->name, f)) == -1)
+			return -1;
 	}
 	for (;;) {
 		ssize_t r;
@@ -1323,21 +1340,43 @@ msg_load(int fd, const char *name, const struct msg_opts *opts,
 		if (r == -1 && errno == EINTR)
 			continue;
 		if (r == -1) {
-			fail_set(f, FAIL_IO, "%s: read: %s", name,
+			fail_set(f, FAIL_IO, "%s: read: %s", sc->name,
 			    strerror(errno));
-			goto fail;
+			return -1;
 		}
 		if (r == 0)
-			break;
+			return 0;
 		if (!regular && write_all(m->fd, m->inbuf, (size_t)r) == -1) {
-			fail_set(f, FAIL_IO, "%s: temporary copy: %s", name,
-			    strerror(errno));
-			goto fail;
+			fail_set(f, FAIL_IO, "%s: temporary copy: %s",
+			    sc->name, strerror(errno));
+			return -1;
 		}
-		if (scan_chunk(&sc, m->inbuf, (size_t)r, f) == -1)
-			goto fail;
+		if (scan_chunk(sc, m->inbuf, (size_t)r, f) == -1)
+			return -1;
 		m->inlen += r;
 	}
+}
+
+struct msg *
+msg_load(int fd, const char *name, const struct msg_opts *opts,
+    struct fail *f)
+{
+	static const struct msg_opts none;
+	struct msg *m = xcalloc(1, sizeof(*m));
+	struct scan sc;
+
+	if (opts == NULL)
+		opts = &none;
+	m->fd = -1;
+	m->body_off = -1;
+	m->warn = opts->warn;
+	m->warnarg = opts->warnarg;
+	memset(&sc, 0, sizeof(sc));
+	sc.m = m;
+	sc.name = name != NULL ? name : "stdin";
+	sc.first = 1;
+	if (load_input(m, fd, &sc, f) == -1)
+		goto fail;
 	scan_end(&sc);
 	stream_reset(m);
 	if (analyse(m, opts, f) == -1)
@@ -1353,7 +1392,7 @@ msg_free(struct msg *m)
 {
 	if (m == NULL)
 		return;
-	if (m->ownfd && m->fd != -1)
+	if (m->fd != -1)
 		close(m->fd);
 	free(m->hraw.p);
 	free(m->hdr.p);
@@ -1518,14 +1557,63 @@ msg_save_mbox(struct msg *m, const char *path, const char *sender,
  * so that readers can undo it exactly.  The match is tracked as a
  * count of '>' and of "From " octets: constant memory.
  */
+/* The held prefix is settled: write it, quoted if it was ">*From ". */
+static void
+mbox_prefix(struct mbox *x, struct buf *o)
+{
+	if (x->k == 5)
+		buf_addc(o, '>');
+	x->open = x->gt + x->k > 0;
+	for (; x->gt > 0; x->gt--)
+		buf_addc(o, '>');
+	buf_add(o, mbox_from, x->k);
+	x->bol = 0;
+	x->k = 0;
+}
+
+static void
+mbox_chunk(struct mbox *x, const char *p, size_t n, struct buf *o)
+{
+	for (size_t i = 0; i < n; i++) {
+		char c = p[i];
+
+		if (x->skiplf) {
+			x->skiplf = 0;
+			if (c == '\n')
+				continue;
+		}
+		if (x->bol) {
+			if (x->k == 0 && c == '>') {
+				x->gt++;
+				continue;
+			}
+			if (c == mbox_from[x->k] && ++x->k < 5)
+				continue;
+			if (x->k == 5) {
+				mbox_prefix(x, o);
+				continue;
+			}
+			mbox_prefix(x, o);
+		}
+		if (c == '\r' || c == '\n') {
+			x->skiplf = c == '\r';
+			buf_addc(o, '\n');
+			x->bol = 1;
+			x->open = 0;
+			continue;
+		}
+		buf_addc(o, c);
+		x->open = 1;
+	}
+}
+
 static int
 mbox_write(struct msg *m, int fd, const char *sep, struct fail *f)
 {
-	static const char from[] = "From ";
+	struct mbox x = { 0, 0, 1, 0, 0 };
 	struct buf o = { NULL, 0, 0 };
 	off_t pos = m->orig_off;
-	size_t gt = 0, k = 0;
-	int bol = 1, skiplf = 0, open = 0, rc = 0;
+	int rc = 0;
 
 	buf_adds(&o, sep);
 	for (;;) {
@@ -1543,55 +1631,13 @@ mbox_write(struct msg *m, int fd, const char *sep, struct fail *f)
 			break;
 		}
 		pos += r;
-		for (ssize_t i = 0; i < r; i++) {
-			char c = m->inbuf[i];
-
-			if (skiplf) {
-				skiplf = 0;
-				if (c == '\n')
-					continue;
-			}
-			if (bol) {
-				if (k == 0 && c == '>') {
-					gt++;
-					continue;
-				}
-				if (c == from[k] && ++k < 5)
-					continue;
-				/* The prefix is settled: write it, quoted
-				 * when it was a whole ">*From ". */
-				if (k == 5)
-					buf_addc(&o, '>');
-				open = gt + k > 0;
-				for (; gt > 0; gt--)
-					buf_addc(&o, '>');
-				buf_add(&o, from, k);
-				bol = 0;
-				if (k == 5) {
-					k = 0;
-					continue;
-				}
-				k = 0;
-			}
-			if (c == '\r' || c == '\n') {
-				skiplf = c == '\r';
-				buf_addc(&o, '\n');
-				bol = 1;
-				open = 0;
-				continue;
-			}
-			buf_addc(&o, c);
-			open = 1;
-		}
+		mbox_chunk(&x, m->inbuf, (size_t)r, &o);
 		if (want == 0) {
-			/* Flush a pending prefix, end the last line, then
-			 * the blank line that separates messages. */
-			for (; gt > 0; gt--, open = 1)
-				buf_addc(&o, '>');
-			if (k > 0)
-				open = 1;
-			buf_add(&o, from, k);
-			if (open)
+			/* End the last line, then the blank line that
+			 * separates messages. */
+			if (x.bol)
+				mbox_prefix(&x, &o);
+			if (x.open)
 				buf_addc(&o, '\n');
 			buf_addc(&o, '\n');
 		}

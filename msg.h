@@ -48,8 +48,10 @@ struct msg_opts {
 struct msg;
 
 /*
- * Read and scan the input on fd (not closed; the caller owns it).
- * name is used in error messages ("stdin" or the file name).
+ * Read and scan the input on fd (not closed; the caller owns it; a
+ * regular file is read through a dup of fd, so fd may be closed once
+ * msg_load() returns).  name is used in error messages ("stdin" or the
+ * file name).  Warnings (long lines broken) are given during msg_load().
  * Failures: FAIL_DATA (NUL byte, header section too large, bad
  * address in a -t header), FAIL_IO.
  */
@@ -83,23 +85,30 @@ int		 msg_save_mbox(struct msg *, const char *path,
 
 /*
  * Address parsing (RFC 5322 3.4): an address-list with groups,
- * comments, quoted local parts, angle addresses, folding.  Each
- * mailbox's addr-spec is appended to out (quoted local parts are kept
- * quoted as needed for SMTP, comments and display names dropped).
+ * comments, quoted local parts, angle addresses, obs-route.  Each
+ * mailbox's addr-spec is appended to out unless out already has it
+ * (same local part, domain compared case-insensitively); quoted local
+ * parts are kept quoted as needed for SMTP, comments and display names
+ * dropped.  This entry point is for arguments: ANY CR or LF is an error
+ * (folding is accepted only inside msg.c, for -t header values).
  * Returns 0, or -1 with FAIL_DATA (CR, LF or another control character,
- * unbalanced brackets, an empty or malformed address).
+ * unbalanced brackets, an empty or malformed address), the message
+ * quoting the offending text, sanitized.
  */
 int		 msg_parse_addrlist(const char *, size_t, struct strv *,
 		    struct fail *);
-/* Same for exactly one address (a -f argument); "<>" and "" give "". */
+/* Same for exactly one address (a -f argument); "<>" and "" give "".
+ * *out is malloc'ed (NULL on error). */
 int		 msg_parse_addr(const char *, char **, struct fail *);
 
 /*
  * Line-end normalisation as a streaming filter, exported for the unit
  * tests and used by msg.c itself: each call consumes all of in and
  * appends to out (cap must be >= 2*inlen+2); CR, LF, CRLF -> CRLF.
- * state must start at 0.  Returns bytes written.  flush at the end
- * (in=NULL) completes a pending CR.
+ * state must start at 0.  Returns bytes written.  A CR is written as
+ * CRLF at once; state remembers it so that an LF starting the next
+ * call is not doubled.  flush at the end (in=NULL) resets state and
+ * writes nothing.
  */
 size_t		 msg_crlf(int *state, const char *in, size_t inlen,
 		    char *out);

@@ -17,6 +17,7 @@
 #include <string.h>
 #include <strings.h>
 
+#include "auth.h"
 #include "conn.h"
 #include "msg.h"
 #include "smtp.h"
@@ -66,6 +67,7 @@ static void	 fail_reply(struct session *, enum fail_class, const char *,
 static int	 do_greeting(struct session *);
 static int	 do_hello(struct session *);
 static int	 do_tls(struct session *);
+static int	 do_auth(struct session *);
 static int	 do_envelope(struct session *);
 static int	 do_body(struct session *);
 static int	 do_final(struct session *);
@@ -157,8 +159,13 @@ smtp_parse_caps(const struct smtp_reply *r, struct smtp_caps *caps)
 	memset(caps, 0, sizeof(*caps));
 	for (size_t i = 1; i < r->nlines; i++) {
 		const char *l = r->line[i];
-		size_t kw = strcspn(l, " =");
-		const char *arg = l[kw] ? l + kw + 1 : l + kw;
+		size_t kw = strcspn(l, " ");
+		const char *arg;
+
+		/* "AUTH=LOGIN PLAIN" is the pre-RFC 4954 form */
+		if (strncasecmp(l, "AUTH=", 5) == 0)
+			kw = 4;
+		arg = l[kw] ? l + kw + 1 : l + kw;
 
 		/* Postfix smtp-sink ends with an empty "250 " line. */
 		if (kw == 0)
@@ -193,7 +200,6 @@ smtp_parse_caps(const struct smtp_reply *r, struct smtp_caps *caps)
 			size_t have = strlen(caps->auth);
 
 			caps->ext |= EXT_AUTH;
-			/* "AUTH=LOGIN PLAIN" is the pre-RFC form */
 			if (have > 0 && have + 1 < sizeof(caps->auth))
 				caps->auth[have++] = ' ';
 			xstrlcpy(caps->auth + have, arg,
@@ -340,6 +346,36 @@ reply_read(struct session *s, enum smtp_phase ph, const char *cmd)
 		s->closed = 1;
 		fail_reply(s, FAIL_TEMP, "server closing the connection "
 		    "(%s)", where);
+		return -1;
+	}
+	return 0;
+}
+
+/* Send a line whose text must not be shown: on_send gets `shown`. */
+static int
+cmd_send_secret(struct session *s, const char *shown, const char *line)
+{
+	size_t n = strlen(line);
+	char *buf;
+	enum conn_status st;
+
+	if (conn_pending(s->c) > 0) {
+		fail_set(&s->res->fail, FAIL_PROTOCOL, "protocol error: "
+		    "the server sent data before AUTH was sent");
+		return -1;
+	}
+	if (s->p->on_send != NULL)
+		s->p->on_send(s->p->cbarg, shown, strlen(shown));
+	buf = xmalloc(n + 2);
+	memcpy(buf, line, n);
+	memcpy(buf + n, "\r\n", 2);
+	st = conn_write(s->c, buf, n + 2, deadline_for(s, PH_AUTH));
+	explicit_bzero(buf, n + 2);
+	free(buf);
+	if (st != CONN_OK) {
+		s->closed = 1;
+		fail_set(&s->res->fail, FAIL_TEMP, "connection %s sending "
+		    "AUTH", st == CONN_TIMEOUT ? "timed out" : "lost");
 		return -1;
 	}
 	return 0;
@@ -495,6 +531,152 @@ do_tls(struct session *s)
 	memset(&s->res->caps, 0, sizeof(s->res->caps));
 	tls_info(s);
 	return do_hello(s);
+}
+
+/* RFC 4954 4: "AUTH mech initial-response" stays within 512 octets;
+ * a longer initial response (an OAuth token) waits for an empty 334. */
+#define AUTH_IR_MAX	400
+
+/*
+ * One AUTH exchange.  Returns 0 (235 and, for SCRAM, the server
+ * proved itself), -1 with the failure recorded; *refused is set when
+ * the server refused the credentials (535 and kin).
+ */
+static int
+auth_once(struct session *s, enum sasl_mech mech, const char *secret,
+    int *refused)
+{
+	const char *name = sasl_mech_names[mech], *resp = NULL;
+	struct sasl *sa = sasl_new(mech, s->p->user, secret, s->p->host, 0);
+	struct fail *f = &s->res->fail;
+	char line[SMTP_LINE_MAX], shown[64];
+	int rc = -1, pending_ir = 0;
+
+	*refused = 0;
+	if (sasl_start(sa, &resp, f) == -1)
+		goto out;
+	snprintf(shown, sizeof(shown), "AUTH %s%s", name, resp ? " ***" : "");
+	if (resp != NULL && strlen(resp) <= AUTH_IR_MAX)
+		snprintf(line, sizeof(line), "AUTH %s %s", name, resp);
+	else {
+		pending_ir = resp != NULL;
+		snprintf(line, sizeof(line), "AUTH %s", name);
+		snprintf(shown, sizeof(shown), "AUTH %s", name);
+	}
+	if (cmd_send_secret(s, shown, line) == -1)
+		goto out;
+	explicit_bzero(line, sizeof(line));
+	for (;;) {
+		if (reply_read(s, PH_AUTH, "AUTH") == -1)
+			goto out;
+		if (s->r.code != 334)
+			break;
+		if (pending_ir)
+			pending_ir = 0;		/* resp is still valid */
+		else if (sasl_step(sa, s->r.line[0], strlen(s->r.line[0]),
+		    &resp, f) == -1) {
+			/* RFC 4954 4: "*" cancels the exchange */
+			struct fail saved = *f;
+
+			fail_reset(f);
+			if (cmd_send_secret(s, "*", "*") == 0)
+				(void)reply_read(s, PH_AUTH, "AUTH");
+			*f = saved;
+			goto out;
+		}
+		if (cmd_send_secret(s, "***", resp) == -1)
+			goto out;
+	}
+	s->res->phase = PH_AUTH;
+	if (s->r.code == 235) {
+		char enh[16];
+		const char *t = s->r.line[0] + smtp_parse_enh(235,
+		    s->r.line[0], enh);
+
+		rc = sasl_finish(sa, t, strlen(t), f);
+		goto out;
+	}
+	if (s->r.code >= 500 || s->r.code == 454) {
+		*refused = s->r.code >= 500;
+		fail_reply(s, s->r.code >= 500 ? FAIL_AUTH : FAIL_TEMP,
+		    "authentication (%s) failed", name);
+	} else if (s->r.code >= 400)
+		fail_reply(s, FAIL_TEMP, "authentication (%s) failed", name);
+	else
+		fail_reply(s, FAIL_PROTOCOL, "unexpected reply to AUTH");
+out:
+	sasl_free(sa);
+	return rc;
+}
+
+/* Which mechanism: named (must be offered) or the strongest shared. */
+static int
+auth_mech(struct session *s)
+{
+	const struct smtp_params *p = s->p;
+	const char *list = s->res->caps.auth;
+	int mech;
+
+	if (p->auth >= 0) {
+		if (!sasl_offered(list, p->auth)) {
+			fail_set(&s->res->fail, FAIL_PERM, "the server does "
+			    "not offer AUTH %s (it offers: %s)",
+			    sasl_mech_names[p->auth], list);
+			return -1;
+		}
+		return p->auth;
+	}
+	mech = sasl_pick(list, (p->secret_is_token ? SASL_PICK_TOKEN : 0) |
+	    (p->have_cert ? SASL_PICK_CERT : 0));
+	if (mech < 0)
+		fail_set(&s->res->fail, FAIL_PERM, "no authentication "
+		    "mechanism in common with the server (it offers: %s)",
+		    list);
+	return mech;
+}
+
+/*
+ * RFC 4954.  Only inside TLS unless the user chose --tls=off; a server
+ * without AUTH is an error, never a silent unauthenticated send.  An
+ * OAuth token the server refuses is fetched once more and retried
+ * (token helpers refresh on demand).
+ */
+static int
+do_auth(struct session *s)
+{
+	const struct smtp_params *p = s->p;
+	char *secret = NULL;
+	int mech, refused = 0, rc = -1;
+
+	if (p->auth == SMTP_AUTH_OFF)
+		return 0;
+	s->res->phase = PH_AUTH;
+	if (!s->res->tls && p->tls != TLS_OFF) {
+		fail_set(&s->res->fail, FAIL_PERM, "refusing to send "
+		    "credentials without TLS (the server offers no "
+		    "STARTTLS); --tls=off allows it");
+		return -1;
+	}
+	if (!(s->res->caps.ext & EXT_AUTH)) {
+		fail_set(&s->res->fail, FAIL_PERM, "authentication was "
+		    "requested but the server does not offer AUTH; nothing "
+		    "was sent");
+		return -1;
+	}
+	if ((mech = auth_mech(s)) < 0)
+		return -1;
+	for (int again = 0; again < 2; again++) {
+		if (sasl_needs_secret(mech) && (secret = p->get_secret(
+		    p->cbarg, again, &s->res->fail)) == NULL)
+			return -1;
+		rc = auth_once(s, mech, secret, &refused);
+		sasl_secret_free(secret);
+		secret = NULL;
+		if (rc == 0 || !refused || !sasl_is_oauth(mech) || s->closed)
+			break;
+		fail_reset(&s->res->fail);	/* a fresh token, once */
+	}
+	return rc;
 }
 
 static int
@@ -1013,6 +1195,8 @@ smtp_session(const struct smtp_params *p, struct msg *m,
 		tls_info(&s);
 	}
 	if (do_greeting(&s) == -1 || do_hello(&s) == -1 || do_tls(&s) == -1)
+		goto quit;
+	if (!p->serverinfo && do_auth(&s) == -1)
 		goto quit;
 	if (p->serverinfo) {
 		rc = 0;

@@ -87,6 +87,8 @@ void		 smtp_reply_text(const struct smtp_reply *, char *, size_t);
 void		 smtp_parse_caps(const struct smtp_reply *, struct smtp_caps *);
 
 enum smtp_proto { PROTO_SMTP, PROTO_LMTP };
+#define SMTP_AUTH_OFF	(-1)
+#define SMTP_AUTH_ON	(-2)
 enum smtp_tls { TLS_AUTO, TLS_STARTTLS, TLS_IMPLICIT, TLS_OFF };
 
 struct smtp_params {
@@ -99,6 +101,16 @@ struct smtp_params {
 	int		 timeout;	/* seconds; 0 = RFC 5321 4.5.3.2 */
 	int		 allow_partial;
 	int		 serverinfo;	/* stop after EHLO, send nothing */
+	/* AUTH: SMTP_AUTH_OFF, SMTP_AUTH_ON (strongest both have) or an
+	 * enum sasl_mech (auth.h) named by the user. */
+	int		 auth;
+	const char	*user;
+	int		 have_cert;	/* a client certificate is set */
+	/* The password or token: a malloc'ed string the engine wipes and
+	 * frees (sasl_secret_free), or NULL with *why set.  again=1 asks
+	 * for a fresh one (an OAuth token the server refused). */
+	char		*(*get_secret)(void *, int again, struct fail *);
+	int		 secret_is_token;
 	const char	*sender;	/* "" = null sender */
 	const char *const *rcpt;
 	size_t		 nrcpt;

@@ -8,6 +8,7 @@
  */
 #include <sys/types.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
 
 #include <errno.h>
 #include <fcntl.h>
@@ -23,6 +24,8 @@
 #include <strings.h>
 #include <unistd.h>
 
+#include "auth.h"
+#include "conf.h"
 #include "msg.h"
 #include "smtp.h"
 #include "tlsio.h"
@@ -40,6 +43,11 @@ struct opts {
 	enum smtp_tls	 tls;
 	struct tlsio_opts tlso;
 	int		 port_set;
+	int		 auth;		/* SMTP_AUTH_* or enum sasl_mech */
+	const char	*user;
+	const char	*passwordeval;
+	char		*netrc_user;
+	int		 auth_set;
 	enum smtp_proto	 proto;
 	int		 read_rcpts;
 	int		 verbose;
@@ -56,7 +64,7 @@ enum {
 	OPT_HOST = 256, OPT_PORT, OPT_DOMAIN, OPT_TLS, OPT_PROTOCOL,
 	OPT_FILE, OPT_QUIET, OPT_TIMEOUT, OPT_PARTIAL, OPT_VERSION,
 	OPT_HELP, OPT_TLS_TRUST, OPT_TLS_CERT, OPT_TLS_KEY, OPT_TLS_FP,
-	OPT_TLS_CHECK, OPT_TLS_MIN,
+	OPT_TLS_CHECK, OPT_TLS_MIN, OPT_AUTH, OPT_USER, OPT_PASSEVAL,
 };
 
 static const struct option longopts[] = {
@@ -71,6 +79,9 @@ static const struct option longopts[] = {
 	{ "tls-fingerprint",	required_argument, NULL, OPT_TLS_FP },
 	{ "tls-certcheck",	required_argument, NULL, OPT_TLS_CHECK },
 	{ "tls-min-version",	required_argument, NULL, OPT_TLS_MIN },
+	{ "auth",		optional_argument, NULL, OPT_AUTH },
+	{ "user",		required_argument, NULL, OPT_USER },
+	{ "passwordeval",	required_argument, NULL, OPT_PASSEVAL },
 	{ "protocol",		required_argument, NULL, OPT_PROTOCOL },
 	{ "file",		required_argument, NULL, OPT_FILE },
 	{ "read-recipients",	no_argument,	   NULL, 't' },
@@ -89,9 +100,9 @@ static const struct option longopts[] = {
  * Short options: ours, then sendmail's that take an argument and are
  * ignored (-B -h -L -O -A -e -o), and -b for the mode.
  */
-static const char shortopts[] = "+f:r:F:tivPSN:R:V:b:B:h:L:O:A:e:o:UGnm";
+static const char shortopts[] = ":f:r:F:tivPSN:R:V:b:B:h:L:O:A:e:o:UGnm";
 
-static void	 usage(void) __attribute__((noreturn));
+static void	 usage(const char *, const char *) __attribute__((noreturn));
 static void	 die(int, const char *, ...)
 		    __attribute__((noreturn, format(printf, 2, 3)));
 
@@ -134,11 +145,13 @@ die(int code, const char *fmt, ...)
 	exit(code);
 }
 
+/* A usage error: one line, the reason and where to look. */
 static void
-usage(void)
+usage(const char *fmt, const char *what)
 {
-	fprintf(stderr, "usage: %s [OPTION]... [--] [RECIPIENT]...\n"
-	    "Try '%s --help' for more information.\n", progname, progname);
+	fprintf(stderr, "%s: ", progname);
+	fprintf(stderr, fmt, what);
+	fprintf(stderr, " (see %s --help)\n", progname);
 	exit(64);
 }
 
@@ -207,7 +220,8 @@ check_exact(int argc, char **argv)
 		if (a[1] != '-') {
 			/* a short option cluster: skip a separate argument */
 			for (p = a + 1; *p; p++) {
-				const char *s = strchr(shortopts + 1, *p);
+				const char *s = *p == ':' ? NULL :
+				    strchr(shortopts + 1, *p);
 
 				if (s != NULL && s[1] == ':') {
 					if (p[1] == '\0')
@@ -226,9 +240,7 @@ check_exact(int argc, char **argv)
 			char shown[64];
 
 			sanitize(shown, sizeof(shown), a, n + 2);
-			fprintf(stderr, "%s: unknown option '%s'\n", progname,
-			    shown);
-			usage();
+			usage("unknown option '%s'", shown);
 		}
 		if (o->has_arg == required_argument && a[2 + n] != '=')
 			i++;
@@ -308,6 +320,23 @@ parse_dsn(struct opts *o, int c, const char *v)
 	}
 }
 
+static void
+parse_auth(struct opts *o, const char *v)
+{
+	int m;
+
+	if (v == NULL || strcmp(v, "on") == 0)
+		o->auth = SMTP_AUTH_ON;
+	else if (strcmp(v, "off") == 0)
+		o->auth = SMTP_AUTH_OFF;
+	else if ((m = sasl_mech_parse(v)) >= 0)
+		o->auth = m;
+	else
+		die(64, "invalid --auth value '%s' (on, off, plain, login, "
+		    "cram-md5, scram-sha-256, scram-sha-1, xoauth2, "
+		    "oauthbearer, external)", v);
+}
+
 /* Sendmail's -b modes: only -bm (the default: deliver) is here. */
 static void
 parse_mode(const char *v)
@@ -383,6 +412,18 @@ parse_args(struct opts *o, int argc, char **argv)
 				die(64, "invalid --tls-min-version value '%s' "
 				    "(1.2 or 1.3)", optarg);
 			break;
+		case OPT_AUTH:
+			parse_auth(o, optarg);
+			o->auth_set = 1;
+			break;
+		case OPT_USER:
+			if (*optarg == '\0' || has_ctl(optarg))
+				die(64, "invalid --user value");
+			o->user = optarg;
+			break;
+		case OPT_PASSEVAL:
+			o->passwordeval = optarg;
+			break;
 		case OPT_PROTOCOL:
 			if (strcmp(optarg, "smtp") == 0)
 				o->proto = PROTO_SMTP;
@@ -433,17 +474,17 @@ parse_args(struct opts *o, int argc, char **argv)
 		case 'e': case 'o': case 'U': case 'G': case 'n': case 'm':
 			break;	/* sendmail flags, accepted and ignored */
 		case ':':
-			fprintf(stderr, "%s: option '%s' needs a value\n",
-			    progname, argv[optind - 1]);
-			usage();
+			usage("option '%s' needs a value", argv[optind - 1]);
 		default:
-			if (optopt != 0)
-				fprintf(stderr, "%s: unknown option '-%c'\n",
-				    progname, optopt);
-			else
-				fprintf(stderr, "%s: unknown option '%s'\n",
-				    progname, argv[optind - 1]);
-			usage();
+			if (optopt != 0 && optopt < 256) {
+				char shown[8];
+
+				if (optopt < 0x20 || optopt >= 0x7f)
+					usage("unknown option '%s'", "-?");
+				snprintf(shown, sizeof(shown), "-%c", optopt);
+				usage("unknown option '%s'", shown);
+			}
+			usage("unknown option '%s'", argv[optind - 1]);
 		}
 	}
 }
@@ -527,6 +568,113 @@ setup_tls(struct opts *o)
 		fprintf(stderr, "%s: WARNING: TLS certificate verification "
 		    "is off (--tls-certcheck=off): anyone on the path can "
 		    "read and change this session\n", progname);
+}
+
+/* Output of --passwordeval: at most this much (an OAuth token is a few
+ * KiB; anything bigger is not a password). */
+#define SECRET_MAX	(64 * 1024)
+
+/* Run the password command; its output less one trailing newline. */
+static char *
+run_passwordeval(const char *cmd, struct fail *f)
+{
+	int pfd[2], status;
+	pid_t pid;
+	char *buf = xmalloc(SECRET_MAX + 1);
+	size_t len = 0;
+	ssize_t n;
+
+	if (pipe(pfd) == -1 || (pid = fork()) == -1) {
+		fail_set(f, FAIL_CONFIG, "--passwordeval: %s", strerror(errno));
+		free(buf);
+		return NULL;
+	}
+	if (pid == 0) {
+		dup2(pfd[1], STDOUT_FILENO);
+		close(pfd[0]);
+		close(pfd[1]);
+		execl("/bin/sh", "sh", "-c", cmd, (char *)NULL);
+		_exit(127);
+	}
+	close(pfd[1]);
+	while (len < SECRET_MAX && (n = read(pfd[0], buf + len,
+	    SECRET_MAX - len)) != 0) {
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0)
+			break;
+		len += (size_t)n;
+	}
+	close(pfd[0]);
+	while (waitpid(pid, &status, 0) == -1 && errno == EINTR)
+		;
+	buf[len] = '\0';
+	if (len > 0 && buf[len - 1] == '\n')
+		buf[--len] = '\0';
+	if (len > 0 && buf[len - 1] == '\r')
+		buf[--len] = '\0';
+	if (!WIFEXITED(status) || WEXITSTATUS(status) != 0 || len == 0 ||
+	    strlen(buf) != len) {
+		fail_set(f, FAIL_CONFIG, "--passwordeval command %s",
+		    !WIFEXITED(status) || WEXITSTATUS(status) != 0 ?
+		    "failed" : "gave no usable password");
+		sasl_secret_free(buf);
+		return NULL;
+	}
+	return buf;
+}
+
+/*
+ * The password or token, never from argv: --passwordeval, then
+ * SMTPSEND_PASSWORD, then ~/.netrc (machine = the relay host).
+ */
+static char *
+get_secret(void *arg, int again, struct fail *f)
+{
+	struct opts *o = arg;
+	const char *env = getenv("SMTPSEND_PASSWORD");
+	char path[4096], *login = NULL, *pass = NULL;
+	int r;
+
+	(void)again;	/* each call already asks the source anew */
+	if (o->passwordeval != NULL)
+		return run_passwordeval(o->passwordeval, f);
+	if (env != NULL && *env)
+		return xstrdup(env);
+	snprintf(path, sizeof(path), "%s/.netrc", home_dir());
+	r = conf_netrc(path, o->tlso.host, o->user, &login, &pass, f);
+	free(login);
+	if (r == 1 && pass != NULL)
+		return pass;
+	sasl_secret_free(pass);
+	if (r != -1)
+		fail_set(f, FAIL_CONFIG, "no password for %s: use "
+		    "--passwordeval, SMTPSEND_PASSWORD or ~/.netrc",
+		    o->user ? o->user : "AUTH");
+	return NULL;
+}
+
+/* AUTH without --user: the login may come from ~/.netrc. */
+static void
+setup_auth(struct opts *o)
+{
+	char path[4096], *pass = NULL;
+	struct fail f = { 0 };
+
+	if (o->auth == SMTP_AUTH_OFF && o->user != NULL)
+		o->auth = o->auth_set ? SMTP_AUTH_OFF : SMTP_AUTH_ON;
+	if (o->auth == SMTP_AUTH_OFF || o->user != NULL ||
+	    o->auth == SASL_EXTERNAL)
+		return;
+	snprintf(path, sizeof(path), "%s/.netrc", home_dir());
+	if (conf_netrc(path, o->tlso.host, NULL, &o->netrc_user, &pass,
+	    &f) == -1)
+		die(exit_code(f.cls), "%s", f.msg);
+	sasl_secret_free(pass);
+	if (o->netrc_user == NULL)
+		die(78, "authentication needs a user name: --user, or a "
+		    "login in ~/.netrc for %s", o->tlso.host);
+	o->user = o->netrc_user;
 }
 
 /* --- output callbacks ------------------------------------------------ */
@@ -624,8 +772,30 @@ add_recipients(struct opts *o, char **argv, int argc)
 			die(exit_code(f.cls), "%s", f.msg);
 }
 
+/* The message; *fdp stays open as long as the message is used (msg.c
+ * reads a regular file in place). */
+/* Same mailbox: local parts exact (RFC 5321 2.4), domains in any case. */
+static int
+rcpt_known(const struct strv *sv, const char *a)
+{
+	const char *at = strrchr(a, '@');
+	size_t local = at ? (size_t)(at - a) : strlen(a);
+
+	for (size_t i = 0; i < sv->n; i++) {
+		const char *b = sv->v[i], *bt = strrchr(b, '@');
+		size_t blocal = bt ? (size_t)(bt - b) : strlen(b);
+
+		if (local == blocal && strncmp(a, b, local) == 0 &&
+		    ((at == NULL && bt == NULL) || (at != NULL && bt != NULL &&
+		    strcasecmp(at, bt) == 0)))
+			return 1;
+	}
+	return 0;
+}
+
 static struct msg *
-load_message(const struct opts *o, const char *from_addr, struct fail *f)
+load_message(const struct opts *o, const char *from_addr, int *fdp,
+    struct fail *f)
 {
 	struct msg_opts mo = { 0 };
 	struct msg *m;
@@ -647,8 +817,11 @@ load_message(const struct opts *o, const char *from_addr, struct fail *f)
 		}
 	}
 	m = msg_load(fd, o->file ? o->file : "stdin", &mo, f);
-	if (o->file != NULL)
+	if (m == NULL && o->file != NULL) {
 		close(fd);
+		fd = -1;
+	}
+	*fdp = fd;
 	return m;
 }
 
@@ -726,7 +899,7 @@ main(int argc, char **argv)
 	struct msg *m = NULL;
 	const struct strv *hdr;
 	char *sender = NULL, *defaddr;
-	int rc, code;
+	int rc = -1, code, infd = -1;
 
 	signal(SIGPIPE, SIG_IGN);
 	progname = basename(argv[0]);
@@ -736,11 +909,13 @@ main(int argc, char **argv)
 	o.host = "localhost";
 	o.port = "25";
 	o.tls = TLS_AUTO;
+	o.auth = SMTP_AUTH_OFF;
 	o.tty = isatty(STDERR_FILENO);
 	parse_args(&o, argc, argv);
 	if (o.domain == NULL)
 		o.domain = fqdn();
 	setup_tls(&o);
+	setup_auth(&o);
 	add_recipients(&o, argv + optind, argc - optind);
 	if (o.from != NULL && msg_parse_addr(o.from, &sender, &f) == -1)
 		die(exit_code(f.cls), "invalid sender: %s", f.msg);
@@ -751,6 +926,10 @@ main(int argc, char **argv)
 	p.proto = o.proto;
 	p.tls = o.tls;
 	p.tlsopts = &o.tlso;
+	p.auth = o.auth;
+	p.user = o.user;
+	p.have_cert = o.tlso.cert_file != NULL;
+	p.get_secret = get_secret;
 	p.on_info = on_info;
 	p.timeout = o.timeout;
 	p.allow_partial = o.allow_partial;
@@ -773,12 +952,13 @@ main(int argc, char **argv)
 
 	defaddr = xmalloc(strlen(login_name()) + strlen(o.domain) + 2);
 	sprintf(defaddr, "%s@%s", login_name(), o.domain);
-	m = load_message(&o, sender != NULL && *sender ? sender : defaddr, &f);
+	m = load_message(&o, sender != NULL && *sender ? sender : defaddr,
+	    &infd, &f);
 	if (m == NULL)
 		die(exit_code(f.cls), "%s", f.msg);
 	hdr = msg_recipients(m);
 	for (size_t i = 0; hdr != NULL && i < hdr->n; i++)
-		if (!strv_has(&o.rcpt, hdr->v[i]))
+		if (!rcpt_known(&o.rcpt, hdr->v[i]))
 			strv_add(&o.rcpt, hdr->v[i]);
 	if (sender == NULL)
 		sender = xstrdup(msg_from_addr(m) != NULL ? msg_from_addr(m) :
@@ -798,13 +978,18 @@ main(int argc, char **argv)
 		code = report(&o, &res, rc);
 		smtp_result_free(&res);
 	}
-	/* Nothing lost: a message from stdin that not every recipient
-	 * got goes to ~/dead.letter; a --file message stays where it is. */
-	if (code != 0 && o.file == NULL)
+	/* Nothing lost: a message from stdin that was not delivered goes
+	 * to ~/dead.letter; a --file message stays where it is.  A partial
+	 * delivery (--allow-partial) is not saved: re-sending it would
+	 * duplicate it for the recipients who got it. */
+	if (code != 0 && rc != 0 && o.file == NULL)
 		save_dead_letter(m, sender);
 	msg_free(m);
+	if (o.file != NULL && infd != -1)
+		close(infd);
 	strv_free(&o.rcpt);
 	free(sender);
 	free(defaddr);
+	free(o.netrc_user);
 	return code;
 }

@@ -443,7 +443,8 @@ def d_eof(conn, arg):
 
 
 DIRECTIVES = {
-    "send": d_send, "sendraw": d_sendraw, "sendpy": d_sendpy, "expect": d_expect,
+    "send": d_send, "sendraw": d_sendraw, "sendpy": d_sendpy,
+    "expect": d_expect,
     "data": d_data, "sleep": d_sleep, "close": d_close, "drop": d_drop,
     "shutdown": d_shutdown, "hang": d_hang, "drip": d_drip,
     "flood": d_flood, "strict": d_strict, "nostrict": d_nostrict,

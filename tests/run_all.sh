@@ -64,11 +64,13 @@ export ASAN_OPTIONS UBSAN_OPTIONS
 
 suite "unit smtp" tests/unit/test_smtp
 suite "unit msg" tests/unit/test_msg
+suite "unit auth" tests/unit/test_auth
 suite "man page" manlint
 suite "cases" "$PY" tests/run_cases.py --bin ./smtpsend
 suite "real servers" env SMTPSEND=./smtpsend sh tests/run_real.sh
 suite "unit smtp (asan)" build-asan/test_smtp
 suite "unit msg (asan)" build-asan/test_msg
+suite "unit auth (asan)" build-asan/test_auth
 suite "cases (asan)" "$PY" tests/run_cases.py --bin build-asan/smtpsend
 suite "real servers (asan)" env SMTPSEND=build-asan/smtpsend sh tests/run_real.sh
 
