@@ -98,6 +98,7 @@ struct stream {
 
 struct msg {
 	int		 fd;		/* dup of the input file, or a copy */
+	int		 regular;	/* fd is the input file itself */
 	off_t		 base;		/* offset of the input in fd */
 	off_t		 inlen;
 	off_t		 orig_off;	/* input after a dropped mbox From line */
@@ -1320,6 +1321,7 @@ load_input(struct msg *m, int fd, struct scan *sc, struct fail *f)
 	}
 	regular = S_ISREG(sb.st_mode) &&
 	    (m->base = lseek(fd, 0, SEEK_CUR)) != -1;
+	m->regular = regular;
 	/* Our own descriptor: the caller may close theirs. */
 	if (regular && (m->fd = fcntl(fd, F_DUPFD_CLOEXEC, 0)) == -1) {
 		fail_set(f, FAIL_IO, "%s: %s", sc->name, strerror(errno));
@@ -1357,6 +1359,42 @@ load_input(struct msg *m, int fd, struct scan *sc, struct fail *f)
 	}
 }
 
+/*
+ * The input was refused as data: read what is left of it and keep the
+ * whole of it, raw, in the salvage mbox.  Best effort: the refusal is
+ * what gets reported.
+ */
+static void
+salvage(struct msg *m, int fd, const struct msg_opts *opts)
+{
+	struct fail f2 = { 0 };
+	struct stat sb;
+	ssize_t r;
+
+	if (m->fd == -1)
+		return;
+	if (m->regular) {
+		if (fstat(fd, &sb) == -1 || sb.st_size < m->base)
+			return;
+		m->inlen = sb.st_size - m->base;
+	} else {
+		/* a temporary copy: drain the rest of the input into it */
+		while ((r = read(fd, m->inbuf, CHUNK)) != 0) {
+			if (r == -1 && errno == EINTR)
+				continue;
+			if (r == -1 || write_all(m->fd, m->inbuf,
+			    (size_t)r) == -1)
+				break;
+		}
+		m->inlen = lseek(m->fd, 0, SEEK_END);
+		m->base = 0;
+	}
+	m->orig_off = 0;
+	if (m->inlen > 0 && msg_save_mbox(m, opts->salvage_path,
+	    opts->salvage_sender, &f2) == 0 && opts->salvaged != NULL)
+		*opts->salvaged = 1;
+}
+
 struct msg *
 msg_load(int fd, const char *name, const struct msg_opts *opts,
     struct fail *f)
@@ -1383,6 +1421,8 @@ msg_load(int fd, const char *name, const struct msg_opts *opts,
 		goto fail;
 	return m;
 fail:
+	if (f->cls == FAIL_DATA && opts->salvage_path != NULL)
+		salvage(m, fd, opts);
 	msg_free(m);
 	return NULL;
 }

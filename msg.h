@@ -40,6 +40,14 @@ struct msg_opts {
 	int		 add_date;		/* add Date: when missing (1) */
 	int		 add_msgid;		/* add Message-ID: when missing (1) */
 	int		 add_from;		/* add From: when missing (1) */
+	/*
+	 * Nothing lost: when the input is refused as bad data (a NUL
+	 * byte ...), the whole input is still read and appended, raw, to
+	 * this mbox (msg_save_mbox format) and *salvaged set to 1.
+	 */
+	const char	*salvage_path;
+	const char	*salvage_sender;
+	int		*salvaged;
 	/* warnings (long line broken, ...); may be NULL */
 	void		(*warn)(void *, const char *);
 	void		*warnarg;

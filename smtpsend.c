@@ -774,6 +774,16 @@ add_recipients(struct opts *o, char **argv, int argc)
 
 /* The message; *fdp stays open as long as the message is used (msg.c
  * reads a regular file in place). */
+static const char *
+dead_letter_path(void)
+{
+	static char path[4096];
+
+	if (path[0] == '\0')
+		snprintf(path, sizeof(path), "%s/dead.letter", home_dir());
+	return path;
+}
+
 /* Same mailbox: local parts exact (RFC 5321 2.4), domains in any case. */
 static int
 rcpt_known(const struct strv *sv, const char *a)
@@ -799,7 +809,7 @@ load_message(const struct opts *o, const char *from_addr, int *fdp,
 {
 	struct msg_opts mo = { 0 };
 	struct msg *m;
-	int fd = 0;
+	int fd = 0, salvaged = 0;
 
 	mo.read_recipients = o->read_rcpts;
 	mo.fullname = o->fullname;
@@ -808,6 +818,11 @@ load_message(const struct opts *o, const char *from_addr, int *fdp,
 	mo.add_date = mo.add_msgid = mo.add_from = 1;
 	mo.warn = on_msg_warn;
 	mo.warnarg = (void *)o;
+	if (o->file == NULL) {
+		mo.salvage_path = dead_letter_path();
+		mo.salvage_sender = from_addr;
+		mo.salvaged = &salvaged;
+	}
 	if (o->file != NULL) {
 		fd = open(o->file, O_RDONLY | O_CLOEXEC);
 		if (fd == -1) {
@@ -817,6 +832,14 @@ load_message(const struct opts *o, const char *from_addr, int *fdp,
 		}
 	}
 	m = msg_load(fd, o->file ? o->file : "stdin", &mo, f);
+	if (m == NULL && salvaged) {
+		size_t n = strlen(f->msg);
+		const char *sep = "; message saved in ";
+
+		xstrlcpy(f->msg + n, sep, sizeof(f->msg) - n);
+		n = strlen(f->msg);
+		xstrlcpy(f->msg + n, dead_letter_path(), sizeof(f->msg) - n);
+	}
 	if (m == NULL && o->file != NULL) {
 		close(fd);
 		fd = -1;
@@ -856,10 +879,9 @@ pretend(const struct opts *o, const char *sender, struct msg *m)
 static void
 save_dead_letter(struct msg *m, const char *sender)
 {
-	char path[4096];
+	const char *path = dead_letter_path();
 	struct fail f = { 0 };
 
-	snprintf(path, sizeof(path), "%s/dead.letter", home_dir());
 	if (msg_save_mbox(m, path, sender, &f) == -1)
 		fprintf(stderr, "%s: could not save the message: %s\n",
 		    progname, f.msg);

@@ -49,10 +49,10 @@ echo "(exit status $rc)"
 [ $rc -eq 0 ] || exit $rc
 
 if [ $recipe = postfix ]; then
-	heading "The message as Postfix stored it ($srv/Maildir/new/...)"
+	what="The message as Postfix delivered it (Maildir/new/"
 	box=$srv/Maildir/new
 else
-	heading "The transaction as smtp-sink dumped it"
+	what="The transaction as smtp-sink dumped it (dump/"
 	box=$srv/dump
 fi
 # Postfix delivers in the background; wait (at most 20 s) for the file.
@@ -68,6 +68,7 @@ if [ -z "$f" ]; then
 	[ -f "$srv/maillog" ] && tail -n 5 "$srv/maillog" >&2
 	exit 1
 fi
+heading "$what$f)"
 cat "$box/$f"
 
 heading "Stopping the server"

@@ -486,6 +486,49 @@ def sink_feature_checks(s):
         s.stop(name)
 
 
+def extra_checks(s, port, d):
+    """SPEC details that need the byte-exact peer (aiosmtpd)."""
+    import email
+    import email.policy
+    st = Store("aiosmtpd", d)
+    # A NUL byte is a data error (65) and nothing is delivered.
+    r = s.send(port, headers(b"nul") + b"\r\nbefore\x00after\r\n", ["rcpt@example.net"])
+    got, _ = st.new(1, QUIET_WAIT["aiosmtpd"])
+    check("aiosmtpd-nul-byte-exit65", r.rc == 65 and not got,
+          r.why() + "; stored %d" % len(got))
+    # A leading mbox "From " line is dropped.
+    body = headers(b"mbox from") + b"\r\nbody\r\n"
+    r = s.send(port, b"From sender@example.org Sat Nov 28 12:00:00 2026\n" + body,
+               ["rcpt@example.net"])
+    got, _ = st.new(1, WAIT["aiosmtpd"])
+    check("aiosmtpd-mbox-from-line-dropped",
+          r.rc == 0 and len(got) == 1 and got[0] == wire(body),
+          r.why() if r.rc else "stored %r" % (got[0][:80] if got else None))
+    # The null sender.
+    r = s.send(port, MESSAGES["plain"], ["rcpt@example.net"], sender="<>")
+    got, envs = st.new(1, WAIT["aiosmtpd"])
+    # aiosmtpd records MAIL FROM:<> as "<>".
+    check("aiosmtpd-null-sender", r.rc == 0 and envs and envs[0][0] in ("", "<>"),
+          r.why() if r.rc else "envelope %s" % envs)
+    # No line over 998 octets on the wire (RFC 5322 2.1.1); a message that
+    # is not multipart is re-encoded as quoted-printable, losslessly.
+    long_line = b"0123456789 " * 300 + b"\xc3\xa9 end"
+    r = s.send(port, headers(b"long line") + b"\r\nshort\r\n" + long_line + b"\r\nlast\r\n",
+               ["rcpt@example.net"])
+    got, _ = st.new(1, WAIT["aiosmtpd"])
+    if r.rc != 0 or len(got) != 1:
+        fail("aiosmtpd-long-line-qp", r.why() + "; stored %d" % len(got))
+    else:
+        longest = max(len(l) for l in got[0].split(b"\r\n"))
+        m = email.message_from_bytes(got[0], policy=email.policy.compat32)
+        payload = m.get_payload(decode=True) or b""
+        check("aiosmtpd-long-line-qp",
+              longest <= 998 and payload.replace(b"\r\n", b"\n") ==
+              b"short\n" + long_line + b"\nlast\n",
+              "longest line %d, CTE %s, decoded %r" % (
+                  longest, m.get("Content-Transfer-Encoding"), payload[:60]))
+
+
 def valgrind_check(s):
     name = "valgrind-sink-plain"
     if shutil.which("valgrind") is None:
@@ -571,6 +614,7 @@ def run_all(s):
         delivery_checks(s, "aiosmtpd", port, d)
         refusal_checks(s, "aiosmtpd", port, d, "reject@example.net", "tempfail@example.net")
         partial_check(s, "aiosmtpd", port, d, "reject@example.net")
+        extra_checks(s, port, d)
         s.stop("aiosmtpd")
 
     port, d = s.start("sink", "sink")
