@@ -1130,7 +1130,9 @@ do_final(struct session *s)
 		res->delivered = 1;
 		return 0;
 	}
-	/* RFC 2033 4.2: one reply per accepted recipient, in order. */
+	/* RFC 2033 4.2: one reply per accepted recipient, in order.  The
+	 * message is delivered to each that says 2xx, whatever the others
+	 * say: a partial delivery, reported like --allow-partial. */
 	res->naccepted = 0;
 	for (size_t i = 0; i < s->p->nrcpt; i++) {
 		if (!res->rcpt[i].accepted)
@@ -1143,8 +1145,10 @@ do_final(struct session *s)
 		if (res->rcpt[i].accepted)
 			smtp_reply_text(&s->r, res->final, sizeof(res->final));
 	}
-	if (res->naccepted > 0)
+	if (res->naccepted > 0) {
 		res->delivered = 1;
+		return 0;
+	}
 	return envelope_verdict(s);
 }
 
