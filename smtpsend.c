@@ -170,10 +170,28 @@ help(void)
 "  --port=N               port (default 25)\n"
 "  --protocol=smtp|lmtp   protocol (default smtp)\n"
 "  --domain=NAME          EHLO/LHLO argument (default: this host's FQDN)\n"
-"  --tls=auto|off         auto (default): plaintext only to a loopback server\n"
-"                         in this version; off: plaintext\n"
 "  --timeout=SECONDS      one limit for connect and each reply (default:\n"
 "                         connect 60 s, then RFC 5321 4.5.3.2)\n"
+"TLS (verified against the system trust store by default):\n"
+"  --tls=auto|starttls|implicit|off\n"
+"                         auto (default): implicit TLS on port 465, else\n"
+"                         STARTTLS when offered; a non-loopback server\n"
+"                         without STARTTLS is an error. starttls: required.\n"
+"                         implicit: TLS from the start (port 465). off\n"
+"  --tls-trust-file=FILE  CA bundle instead of the system store\n"
+"  --tls-cert-file=FILE, --tls-key-file=FILE\n"
+"                         client certificate and key\n"
+"  --tls-fingerprint=SHA256:HEX\n"
+"                         pin the server certificate\n"
+"  --tls-certcheck=on|off off skips verification (loud warning)\n"
+"  --tls-min-version=1.2|1.3 (default 1.2)\n"
+"Authentication (only inside TLS unless --tls=off):\n"
+"  --auth[=on|off|MECH]   on picks the strongest shared mechanism; MECH:\n"
+"                         plain, login, cram-md5, scram-sha-256,\n"
+"                         scram-sha-1, xoauth2, oauthbearer, external\n"
+"  --user=NAME            login (implies --auth=on)\n"
+"  --passwordeval=CMD     password or token from CMD's output; else\n"
+"                         SMTPSEND_PASSWORD, else ~/.netrc\n"
 "Envelope and message:\n"
 "  -f, -r, --from=ADDR    envelope sender; '<>' or '' is the null sender\n"
 "  -F NAME                display name for an added From: header\n"
@@ -195,7 +213,8 @@ help(void)
 "\n"
 "Exit status: 0 sent; 64 usage; 65 bad message or address; 66 no input;\n"
 "67 recipient refused; 68 unknown host; 69 refused; 74 I/O error;\n"
-"75 temporary failure (try again); 76 protocol error.\n"
+"75 temporary failure (try again); 76 protocol error; 77 authentication\n"
+"or TLS verification failed.\n"
 "See smtpsend(1).\n");
 	exit(0);
 }
@@ -938,6 +957,10 @@ main(int argc, char **argv)
 		o.domain = fqdn();
 	setup_tls(&o);
 	setup_auth(&o);
+	if (o.tls == TLS_OFF && o.auth != SMTP_AUTH_OFF &&
+	    o.auth != SASL_EXTERNAL)
+		fprintf(stderr, "%s: warning: --tls=off: the password will "
+		    "be sent in clear\n", progname);
 	add_recipients(&o, argv + optind, argc - optind);
 	if (o.from != NULL && msg_parse_addr(o.from, &sender, &f) == -1)
 		die(exit_code(f.cls), "invalid sender: %s", f.msg);

@@ -67,11 +67,13 @@ suite "unit msg" tests/unit/test_msg
 suite "unit auth" tests/unit/test_auth
 suite "man page" manlint
 suite "cases" "$PY" tests/run_cases.py --bin ./smtpsend
+suite "misc" env SMTPSEND=./smtpsend "$PY" tests/run_misc.py
 suite "real servers" env SMTPSEND=./smtpsend sh tests/run_real.sh
 suite "unit smtp (asan)" build-asan/test_smtp
 suite "unit msg (asan)" build-asan/test_msg
 suite "unit auth (asan)" build-asan/test_auth
 suite "cases (asan)" "$PY" tests/run_cases.py --bin build-asan/smtpsend
+suite "misc (asan)" env SMTPSEND=build-asan/smtpsend "$PY" tests/run_misc.py
 suite "real servers (asan)" env SMTPSEND=build-asan/smtpsend sh tests/run_real.sh
 
 echo "$pass passed, $fail failed"
