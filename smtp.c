@@ -48,6 +48,7 @@ const char *const smtp_phase_names[PH_MAX] = {
 	[PH_QUIT] = "QUIT",
 };
 
+/* struct smtp_conn in smtp.h: one connection, one or more messages. */
 struct session {
 	const struct smtp_params *p;
 	struct smtp_result	*res;
@@ -55,7 +56,11 @@ struct session {
 	struct conn		*c;
 	struct smtp_reply	 r;
 	int			 closed;	/* 421 seen or link lost */
+	int			 broken;	/* usable for QUIT only */
 	int			 esmtp;
+	int			 used;		/* a transaction was started */
+	struct smtp_caps	 caps;		/* as learnt at open */
+	int			 tls;
 	const char		*hello;		/* "EHLO" or "LHLO" */
 };
 
@@ -1166,54 +1171,138 @@ do_quit(struct session *s)
 	s->res->fail = saved;
 }
 
-int
-smtp_session(const struct smtp_params *p, struct msg *m,
-    struct smtp_result *res)
+static void
+res_init(struct smtp_result *res, const struct smtp_params *p)
 {
-	struct session s;
-	int rc = -1;
-
 	memset(res, 0, sizeof(*res));
-	memset(&s, 0, sizeof(s));
-	s.p = p;
-	s.res = res;
-	s.msg = m;
 	res->rcpt = xcalloc(p->nrcpt ? p->nrcpt : 1, sizeof(*res->rcpt));
 	res->nrcpt = p->nrcpt;
 	for (size_t i = 0; i < p->nrcpt; i++)
 		res->rcpt[i].addr = p->rcpt[i];
+}
+
+/* QUIT (unless the link is gone or out of step) and free. */
+void
+smtp_close(struct smtp_conn *sc)
+{
+	struct session *s = (struct session *)sc;
+	struct smtp_result scratch;
+
+	if (s == NULL)
+		return;
+	memset(&scratch, 0, sizeof(scratch));
+	s->res = &scratch;
+	do_quit(s);
+	conn_close(s->c);
+	free(s);
+}
+
+struct smtp_conn *
+smtp_open(const struct smtp_params *p, struct smtp_result *res)
+{
+	struct session *s = xcalloc(1, sizeof(*s));
+
+	res_init(res, p);
+	s->p = p;
+	s->res = res;
 	res->phase = PH_CONNECT;
-	s.c = conn_open(p->host, p->port, deadline_for(&s, PH_CONNECT),
+	s->c = conn_open(p->host, p->port, deadline_for(s, PH_CONNECT),
 	    &res->fail);
-	if (s.c == NULL)
-		return -1;
+	if (s->c == NULL) {
+		free(s);
+		return NULL;
+	}
 	if (p->tls == TLS_IMPLICIT) {
 		/* RFC 8314 3.3: TLS first, then the greeting inside it */
 		res->phase = PH_STARTTLS;
-		if (conn_starttls(s.c, p->tlsopts, deadline_for(&s,
+		if (conn_starttls(s->c, p->tlsopts, deadline_for(s,
 		    PH_STARTTLS), &res->fail) == -1) {
-			s.closed = 1;
-			goto quit;
+			s->closed = 1;
+			goto fail;
 		}
 		res->tls = 1;
-		tls_info(&s);
+		tls_info(s);
 	}
-	if (do_greeting(&s) == -1 || do_hello(&s) == -1 || do_tls(&s) == -1)
-		goto quit;
-	if (!p->serverinfo && do_auth(&s) == -1)
-		goto quit;
-	if (p->serverinfo) {
-		rc = 0;
-		goto quit;
-	}
-	if (do_envelope(&s) == -1 || do_body(&s) == -1 || do_final(&s) == -1)
-		goto quit;
-	rc = 0;
-quit:
+	if (do_greeting(s) == -1 || do_hello(s) == -1 || do_tls(s) == -1)
+		goto fail;
+	if (!p->serverinfo && do_auth(s) == -1)
+		goto fail;
+	s->caps = res->caps;
+	s->tls = res->tls;
+	return (struct smtp_conn *)s;
+fail:
 	if (res->fail.cls == FAIL_PROTOCOL)
-		s.closed = 1;	/* out of step: QUIT could be misread */
-	do_quit(&s);
-	conn_close(s.c);
+		s->closed = 1;	/* out of step: QUIT could be misread */
+	smtp_close((struct smtp_conn *)s);
+	return NULL;
+}
+
+/* RFC 5321 4.1.1.5: RSET before a further transaction. */
+static int
+do_rset(struct session *s)
+{
+	if (cmd_send(s, PH_MAIL, "RSET") == -1 ||
+	    reply_read(s, PH_MAIL, "RSET") == -1)
+		return -1;
+	if (s->r.code == 250)
+		return 0;
+	s->broken = 1;
+	fail_reply(s, s->r.code >= 500 ? FAIL_PERM : FAIL_TEMP,
+	    "RSET refused");
+	return -1;
+}
+
+int
+smtp_send(struct smtp_conn *sc, const struct smtp_params *p, struct msg *m,
+    struct smtp_result *res)
+{
+	struct session *s = (struct session *)sc;
+	int rc = -1;
+
+	if (res != s->res) {
+		res_init(res, p);
+		res->caps = s->caps;
+		res->tls = s->tls;
+	}
+	s->p = p;
+	s->res = res;
+	s->msg = m;
+	if (s->closed || s->broken) {
+		fail_set(&res->fail, FAIL_TEMP, "connection no longer usable");
+		return -1;
+	}
+	if (s->used && do_rset(s) == -1)
+		goto out;
+	s->used = 1;
+	if (do_envelope(s) == -1 || do_body(s) == -1 || do_final(s) == -1)
+		goto out;
+	rc = 0;
+out:
+	if (res->fail.cls == FAIL_PROTOCOL)
+		s->closed = 1;
+	return rc;
+}
+
+int
+smtp_alive(const struct smtp_conn *sc)
+{
+	const struct session *s = (const struct session *)sc;
+
+	return !s->closed && !s->broken;
+}
+
+int
+smtp_session(const struct smtp_params *p, struct msg *m,
+    struct smtp_result *res)
+{
+	struct smtp_conn *sc = smtp_open(p, res);
+	int rc = 0;
+
+	if (sc == NULL)
+		return -1;
+	if (!p->serverinfo)
+		rc = smtp_send(sc, p, m, res);
+	smtp_close(sc);
 	return rc;
 }
 

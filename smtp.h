@@ -153,8 +153,24 @@ struct smtp_result {
 	char		 final[1024];	/* final reply after the data */
 };
 
+/* One message: open, send, close. */
 int		 smtp_session(const struct smtp_params *, struct msg *,
 		    struct smtp_result *);
+
+/*
+ * Several messages over one connection (the queue flush): smtp_open()
+ * runs connect, greeting, EHLO, STARTTLS and AUTH (NULL on failure,
+ * res says why); smtp_send() runs one transaction (RSET first when one
+ * came before) with p's envelope, each with its own result (free it
+ * with smtp_result_free); smtp_alive() says whether another may follow;
+ * smtp_close() sends QUIT and frees.
+ */
+struct smtp_conn;
+struct smtp_conn *smtp_open(const struct smtp_params *, struct smtp_result *);
+int		 smtp_send(struct smtp_conn *, const struct smtp_params *,
+		    struct msg *, struct smtp_result *);
+int		 smtp_alive(const struct smtp_conn *);
+void		 smtp_close(struct smtp_conn *);
 void		 smtp_result_free(struct smtp_result *);
 
 /*
