@@ -18,9 +18,9 @@ LIBS	= `$(PKG_CONFIG) --libs openssl libidn2`
 SANFLAGS = -O1 -g -fsanitize=address,undefined -fno-omit-frame-pointer \
 	  -fno-sanitize-recover=all
 
-OBJS	= smtpsend.o smtp.o auth.o conf.o conn.o tlsio.o msg.o util.o
-LIBOBJS	= smtp.o auth.o conf.o conn.o tlsio.o msg.o util.o
-HDRS	= smtp.h auth.h conf.h conn.h tlsio.h msg.h util.h
+OBJS	= smtpsend.o smtp.o auth.o conf.o conn.o tlsio.o msg.o report.o util.o
+LIBOBJS	= smtp.o auth.o conf.o conn.o tlsio.o msg.o report.o util.o
+HDRS	= smtp.h auth.h conf.h conn.h tlsio.h msg.h report.h util.h
 UNITS	= tests/unit/test_smtp tests/unit/test_msg tests/unit/test_auth
 
 all: smtpsend

@@ -743,7 +743,7 @@ get_recipients(struct msg *m, struct fail *f)
 static void
 get_from(struct msg *m, const struct msg_opts *o)
 {
-	for (size_t i = 0; i < m->nf; i++) {
+	for (size_t i = 0; i < m->nf && !o->replace_from; i++) {
 		const struct hfield *h = &m->f[i];
 		struct strv sv = { NULL, 0, 0 };
 		struct fail af;
@@ -757,7 +757,8 @@ get_from(struct msg *m, const struct msg_opts *o)
 		strv_free(&sv);
 		return;
 	}
-	if (o->add_from && o->from_addr != NULL && *o->from_addr != '\0')
+	if ((o->add_from || o->replace_from) && o->from_addr != NULL &&
+	    *o->from_addr != '\0')
 		m->from = xstrdup(o->from_addr);
 }
 
@@ -783,7 +784,13 @@ build_header(struct msg *m, const struct msg_opts *o, struct fail *f)
 		const char *p = m->hraw.p + h->off;
 
 		/* Bcc must not reach the recipients (RFC 5322 3.6.3). */
-		if (field_is(m, h, "Bcc") || field_is(m, h, "Resent-Bcc"))
+		if (!o->keep_bcc && (field_is(m, h, "Bcc") ||
+		    field_is(m, h, "Resent-Bcc")))
+			continue;
+		if (o->undisclosed && (field_is(m, h, "To") ||
+		    field_is(m, h, "Cc") || field_is(m, h, "Bcc")))
+			continue;
+		if (o->replace_from && field_is(m, h, "From"))
 			continue;
 		has_from |= field_is(m, h, "From");
 		has_date |= field_is(m, h, "Date");
@@ -799,8 +806,11 @@ build_header(struct msg *m, const struct msg_opts *o, struct fail *f)
 		}
 		put_text(m, p, h->len);
 	}
-	if (o->add_from && !has_from && add_from(m, o, f) == -1)
+	if ((o->add_from || o->replace_from) && !has_from &&
+	    add_from(m, o, f) == -1)
 		return -1;
+	if (o->undisclosed)
+		put_line(m, "To: undisclosed-recipients:;", 28, 1);
 	if (o->add_date && !has_date) {
 		char line[80];
 

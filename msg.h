@@ -40,6 +40,12 @@ struct msg_opts {
 	int		 add_date;		/* add Date: when missing (1) */
 	int		 add_msgid;		/* add Message-ID: when missing (1) */
 	int		 add_from;		/* add From: when missing (1) */
+	int		 replace_from;		/* From: always ours (msmtp
+						   set_from_header on) */
+	int		 keep_bcc;		/* keep Bcc: (msmtp
+						   remove_bcc_headers off) */
+	int		 undisclosed;		/* To/Cc/Bcc become "To:
+						   undisclosed-recipients:;" */
 	/*
 	 * Nothing lost: when the input is refused as bad data (a NUL
 	 * byte ...), the whole input is still read and appended, raw, to

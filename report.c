@@ -1,0 +1,311 @@
+/*
+ * report.c - JSON report and log lines for one message.
+ */
+#include <sys/types.h>
+
+#include <ctype.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <syslog.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "report.h"
+#include "smtp.h"
+#include "util.h"
+
+/* Length of a valid UTF-8 sequence at p (RFC 3629), 0 if invalid. */
+static size_t
+utf8_len(const unsigned char *p, size_t n)
+{
+	size_t len;
+	unsigned int cp;
+
+	if (p[0] < 0x80)
+		return 1;
+	if ((p[0] & 0xe0) == 0xc0) {
+		len = 2;
+		cp = p[0] & 0x1f;
+	} else if ((p[0] & 0xf0) == 0xe0) {
+		len = 3;
+		cp = p[0] & 0x0f;
+	} else if ((p[0] & 0xf8) == 0xf0) {
+		len = 4;
+		cp = p[0] & 0x07;
+	} else
+		return 0;
+	if (len > n)
+		return 0;
+	for (size_t i = 1; i < len; i++) {
+		if ((p[i] & 0xc0) != 0x80)
+			return 0;
+		cp = (cp << 6) | (p[i] & 0x3f);
+	}
+	/* overlong forms, surrogates, beyond U+10FFFF */
+	if ((len == 2 && cp < 0x80) || (len == 3 && cp < 0x800) ||
+	    (len == 4 && (cp < 0x10000 || cp > 0x10ffff)) ||
+	    (cp >= 0xd800 && cp <= 0xdfff))
+		return 0;
+	return len;
+}
+
+/* A JSON string (RFC 8259 7); invalid UTF-8 becomes U+FFFD. */
+static void
+json_str(FILE *fp, const char *s)
+{
+	const unsigned char *p = (const unsigned char *)(s ? s : "");
+	size_t n = strlen((const char *)p);
+
+	if (s == NULL) {
+		fputs("null", fp);
+		return;
+	}
+	fputc('"', fp);
+	while (n > 0) {
+		size_t k;
+
+		if (*p == '"' || *p == '\\')
+			fprintf(fp, "\\%c", *p);
+		else if (*p < 0x20 || *p == 0x7f)
+			fprintf(fp, "\\u%04x", *p);
+		else if ((k = utf8_len(p, n)) == 0)
+			fputs("\\ufffd", fp);
+		else {
+			fwrite(p, 1, k, fp);
+			p += k;
+			n -= k;
+			continue;
+		}
+		p++;
+		n--;
+	}
+	fputc('"', fp);
+}
+
+int
+report_server_id(const char *reply, char *out, size_t cap)
+{
+	/* Postfix "queued as 4XyZ", Exim "id=1abc-0001-XX", Sendmail
+	 * "xAB12 Message accepted", OpenSMTPD "<id> Message accepted". */
+	static const char *const marks[] = { "queued as ", "id=", NULL };
+	const char *p = NULL;
+	size_t n;
+
+	out[0] = '\0';
+	if (reply == NULL)
+		return 0;
+	for (int i = 0; marks[i] != NULL && p == NULL; i++)
+		if ((p = strstr(reply, marks[i])) != NULL)
+			p += strlen(marks[i]);
+	if (p == NULL) {
+		const char *m = strstr(reply, " Message accepted");
+		const char *b = m;
+
+		if (m == NULL)
+			return 0;
+		while (b > reply && b[-1] != ' ')
+			b--;
+		if (b == m || b - reply < 4)
+			return 0;
+		p = b;
+	}
+	n = strcspn(p, " ;,)>\t");
+	if (n == 0 || n >= cap)
+		return 0;
+	memcpy(out, p, n);
+	out[n] = '\0';
+	return 1;
+}
+
+static void
+json_rcpts(FILE *fp, const struct report *r)
+{
+	fputs("\"recipients\":[", fp);
+	for (size_t i = 0; i < r->nrcpt; i++) {
+		const struct smtp_rcpt_result *rr = NULL;
+
+		if (r->res != NULL && r->res->rcpt != NULL &&
+		    i < r->res->nrcpt)
+			rr = &r->res->rcpt[i];
+		fprintf(fp, "%s{\"address\":", i ? "," : "");
+		json_str(fp, r->rcpt[i]);
+		if (rr != NULL && rr->code != 0) {
+			fprintf(fp, ",\"accepted\":%s,\"code\":%d,"
+			    "\"enhanced\":", rr->accepted ? "true" : "false",
+			    rr->code);
+			json_str(fp, rr->enh[0] ? rr->enh : NULL);
+			fputs(",\"text\":", fp);
+			json_str(fp, rr->text);
+		} else
+			fputs(",\"accepted\":null,\"code\":null,"
+			    "\"enhanced\":null,\"text\":null", fp);
+		fputc('}', fp);
+	}
+	fputc(']', fp);
+}
+
+void
+report_json(FILE *fp, const struct report *r)
+{
+	const struct smtp_result *res = r->res;
+	char id[128];
+	int code = res != NULL ? res->code : 0;
+	const char *final = NULL;
+
+	if (res != NULL && res->final[0])
+		final = res->final;
+	fputs("{\"status\":", fp);
+	json_str(fp, r->status);
+	fprintf(fp, ",\"exit_code\":%d,\"host\":", r->exit_code);
+	json_str(fp, r->host);
+	fprintf(fp, ",\"port\":%s,\"tls\":%s,\"from\":", r->port,
+	    r->tls ? "true" : "false");
+	json_str(fp, r->from);
+	fputc(',', fp);
+	json_rcpts(fp, r);
+	if (r->size >= 0)
+		fprintf(fp, ",\"size\":%lld", (long long)r->size);
+	fputs(",\"final_reply\":", fp);
+	json_str(fp, final);
+	if (final != NULL) {
+		fprintf(fp, ",\"final_code\":%d", atoi(final));
+		fputs(",\"server_queue_id\":", fp);
+		json_str(fp, report_server_id(final, id, sizeof(id)) ? id :
+		    NULL);
+	}
+	fputs(",\"queue_id\":", fp);
+	json_str(fp, r->queue_id);
+	fputs(",\"error\":", fp);
+	json_str(fp, r->error);
+	if (r->error != NULL && res != NULL) {
+		fputs(",\"error_phase\":", fp);
+		json_str(fp, smtp_phase_names[res->phase]);
+		if (code != 0) {
+			fprintf(fp, ",\"error_code\":%d,\"error_reply\":",
+			    code);
+			json_str(fp, res->reply);
+		}
+		fprintf(fp, ",\"may_have_been_delivered\":%s",
+		    res->maybe_delivered ? "true" : "false");
+	}
+	fprintf(fp, ",\"timings\":{\"connect_ms\":%lld,\"total_ms\":%lld}}\n",
+	    r->connect_ms, r->total_ms);
+	fflush(fp);
+}
+
+/* key='value' with the quote and control bytes made safe */
+static size_t
+kv(char *out, size_t cap, size_t o, const char *key, const char *val)
+{
+	char clean[1024];
+	size_t k = 0;
+
+	for (const char *p = val ? val : ""; *p && k + 1 < sizeof(clean);
+	    p++)
+		clean[k++] = (unsigned char)*p < 0x20 || *p == '\'' ||
+		    *p == 0x7f ? '_' : *p;
+	clean[k] = '\0';
+	if (o < cap)
+		o += (size_t)snprintf(out + o, cap - o, "%s%s=%s", o ? " " : "",
+		    key, clean);
+	return o;
+}
+
+void
+report_line(char *out, size_t cap, const struct report *r)
+{
+	char rcpts[2048] = "", num[32], id[128];
+	const struct smtp_result *res = r->res;
+	size_t o = 0, ro = 0;
+
+	out[0] = '\0';
+	for (size_t i = 0; i < r->nrcpt && ro + 2 < sizeof(rcpts); i++)
+		ro += (size_t)snprintf(rcpts + ro, sizeof(rcpts) - ro, "%s%s",
+		    i ? "," : "", r->rcpt[i]);
+	o = kv(out, cap, o, "host", r->host);
+	o = kv(out, cap, o, "tls", r->tls ? "on" : "off");
+	if (r->user != NULL)
+		o = kv(out, cap, o, "user", r->user);
+	o = kv(out, cap, o, "from", r->from);
+	o = kv(out, cap, o, "recipients", rcpts);
+	snprintf(num, sizeof(num), "%lld", (long long)r->size);
+	o = kv(out, cap, o, "mailsize", num);
+	if (res != NULL && res->final[0]) {
+		snprintf(num, sizeof(num), "%d", atoi(res->final));
+		o = kv(out, cap, o, "smtpstatus", num);
+		o = kv(out, cap, o, "smtpmsg", res->final);
+		if (report_server_id(res->final, id, sizeof(id)))
+			o = kv(out, cap, o, "serverid", id);
+	} else if (res != NULL && res->code != 0) {
+		snprintf(num, sizeof(num), "%d", res->code);
+		o = kv(out, cap, o, "smtpstatus", num);
+		o = kv(out, cap, o, "smtpmsg", res->reply);
+	}
+	if (r->queue_id != NULL)
+		o = kv(out, cap, o, "queueid", r->queue_id);
+	if (r->error != NULL)
+		o = kv(out, cap, o, "errormsg", r->error);
+	o = kv(out, cap, o, "status", r->status);
+	snprintf(num, sizeof(num), "%d", r->exit_code);
+	(void)kv(out, cap, o, "exitcode", num);
+}
+
+int
+report_logfile(const char *path, const struct report *r)
+{
+	char line[4096], stamp[64];
+	time_t t = time(NULL);
+	struct tm tm;
+	int fd, n, rc = 0;
+
+	localtime_r(&t, &tm);
+	strftime(stamp, sizeof(stamp), "%b %d %H:%M:%S", &tm);
+	report_line(line, sizeof(line), r);
+	if ((fd = open(path, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC,
+	    0600)) == -1)
+		return -1;
+	/* one write(2) per line: concurrent runs never interleave lines */
+	{
+		char buf[4200];
+
+		n = snprintf(buf, sizeof(buf), "%s %s\n", stamp, line);
+		if (n < 0 || write(fd, buf, (size_t)n) != n)
+			rc = -1;
+	}
+	if (close(fd) == -1)
+		rc = -1;
+	return rc;
+}
+
+static int
+facility(const char *name)
+{
+	static const struct { const char *n; int f; } t[] = {
+		{ "LOG_MAIL", LOG_MAIL }, { "LOG_USER", LOG_USER },
+		{ "LOG_LOCAL0", LOG_LOCAL0 }, { "LOG_LOCAL1", LOG_LOCAL1 },
+		{ "LOG_LOCAL2", LOG_LOCAL2 }, { "LOG_LOCAL3", LOG_LOCAL3 },
+		{ "LOG_LOCAL4", LOG_LOCAL4 }, { "LOG_LOCAL5", LOG_LOCAL5 },
+		{ "LOG_LOCAL6", LOG_LOCAL6 }, { "LOG_LOCAL7", LOG_LOCAL7 },
+	};
+
+	for (size_t i = 0; name != NULL && i < sizeof(t) / sizeof(t[0]); i++)
+		if (strcasecmp(name, t[i].n) == 0 ||
+		    strcasecmp(name, t[i].n + 4) == 0)
+			return t[i].f;
+	return LOG_MAIL;
+}
+
+void
+report_syslog(const char *fac, const struct report *r)
+{
+	char line[4096];
+
+	report_line(line, sizeof(line), r);
+	openlog("smtpsend", LOG_PID, facility(fac));
+	syslog(r->exit_code == 0 ? LOG_INFO : LOG_ERR, "%s", line);
+	closelog();
+}
