@@ -46,11 +46,11 @@ manlint() {
 		echo "SUITE man: 0 passed, 1 failed"
 		return 1
 	fi
-	if out=$(mandoc -Tlint -W warning docs/smtpsend.1 2>&1) && [ -z "$out" ]; then
+	if lint=$(mandoc -Tlint -W warning docs/smtpsend.1 2>&1) && [ -z "$lint" ]; then
 		echo "ok mandoc -Tlint docs/smtpsend.1"
 		echo "SUITE man: 1 passed, 0 failed"
 	else
-		echo "FAIL man: $out"
+		echo "FAIL man: $lint"
 		echo "SUITE man: 0 passed, 1 failed"
 		return 1
 	fi

@@ -16,6 +16,7 @@ import argparse
 import concurrent.futures
 import difflib
 import glob
+import hashlib
 import json
 import os
 import re
@@ -23,6 +24,7 @@ import shlex
 import shutil
 import signal
 import socket
+import ssl
 import subprocess
 import sys
 import threading
@@ -44,7 +46,7 @@ RAW = {"stdin", "stdin-crlf", "stdin-escaped", "stdin-py", "data",
        "data-escaped", "data-py", "file", "file-escaped", "server", "desc"}
 KNOWN = RAW | {"args", "client", "data-re", "exit", "stderr", "stdout",
                "deadletter", "timeout", "expect-markers", "connections",
-               "env", "size"}
+               "env", "size", "file-mode", "transcript"}
 
 # Never acceptable on stderr, whatever the case says.
 SANITIZER = re.compile(r"AddressSanitizer|LeakSanitizer|runtime error:|"
@@ -225,6 +227,168 @@ def show(b, limit=600):
     return s if len(s) <= limit else s[:limit] + "...(%d bytes)" % len(b)
 
 
+# ---- certificates ---------------------------------------------------------
+
+# name: (subject CN, subjectAltName or None, signer, dates, extensions)
+# signer "self" is self-signed; dates None = now for 10 days, else
+# (start, end) for "openssl ca" (YYYYMMDDHHMMSSZ).
+CERTS = [
+    ("ca", "smtpsend test CA", None, "self", None, "ca"),
+    ("otherca", "smtpsend untrusted CA", None, "self", None, "ca"),
+    ("valid", "localhost", "DNS:localhost,IP:127.0.0.1", "ca", None,
+     "server"),
+    ("expired", "localhost", "DNS:localhost,IP:127.0.0.1", "ca",
+     ("20200101000000Z", "20210101000000Z"), "server"),
+    ("notyet", "localhost", "DNS:localhost,IP:127.0.0.1", "ca",
+     ("20900101000000Z", "20910101000000Z"), "server"),
+    ("wronghost", "other.example", "DNS:other.example", "ca", None,
+     "server"),
+    ("selfsigned", "localhost", "DNS:localhost,IP:127.0.0.1", "self", None,
+     "server"),
+    ("unknownca", "localhost", "DNS:localhost,IP:127.0.0.1", "otherca",
+     None, "server"),
+    # an IP address as a DNS name and as the CN: never matches an IP
+    # literal (the address must be an iPAddress SAN)
+    ("ipasdns", "127.0.0.1", "DNS:127.0.0.1", "ca", None, "server"),
+    ("client", "client.test", None, "ca", None, "client"),
+    ("otherclient", "client.test", None, "otherca", None, "client"),
+]
+
+EXTS = """
+[req]
+distinguished_name = dn
+prompt = no
+[dn]
+CN = unused
+[ca]
+basicConstraints = critical,CA:true
+keyUsage = critical,keyCertSign,cRLSign
+subjectKeyIdentifier = hash
+[server]
+basicConstraints = critical,CA:false
+keyUsage = critical,digitalSignature,keyEncipherment
+extendedKeyUsage = serverAuth
+subjectKeyIdentifier = hash
+authorityKeyIdentifier = keyid
+[client]
+basicConstraints = critical,CA:false
+keyUsage = critical,digitalSignature
+extendedKeyUsage = clientAuth
+subjectKeyIdentifier = hash
+authorityKeyIdentifier = keyid
+"""
+
+CA_CONF = """
+[ca]
+default_ca = test
+[test]
+dir = %(dir)s
+database = %(dir)s/index-%(signer)s.txt
+new_certs_dir = %(dir)s/newcerts
+serial = %(dir)s/serial-%(signer)s
+certificate = %(dir)s/%(signer)s.pem
+private_key = %(dir)s/%(signer)s.key
+default_md = sha256
+policy = anything
+unique_subject = no
+email_in_dn = no
+preserve = yes
+[anything]
+commonName = supplied
+organizationName = optional
+"""
+
+
+def openssl(*args):
+    r = subprocess.run(["openssl"] + list(args), stdout=subprocess.PIPE,
+                       stderr=subprocess.STDOUT)
+    if r.returncode != 0:
+        raise RuntimeError("openssl %s: %s" % (" ".join(args),
+                                               r.stdout.decode()[-800:]))
+    return r.stdout
+
+
+def make_certs(top):
+    """Generate the test PKI into a fresh directory under `top`, once per
+    run; tests/.work/certs points at the latest.  Returns (dir, subst)."""
+    os.makedirs(top, exist_ok=True)
+    # clean up after runs that are gone
+    for old in glob.glob(os.path.join(top, "certs.*")):
+        try:
+            os.kill(int(old.rsplit(".", 1)[1]), 0)
+        except (ValueError, ProcessLookupError):
+            shutil.rmtree(old, ignore_errors=True)
+        except PermissionError:
+            pass
+    d = os.path.join(top, "certs.%d" % os.getpid())
+    shutil.rmtree(d, ignore_errors=True)
+    os.makedirs(os.path.join(d, "newcerts"))
+    ext = os.path.join(d, "ext.cnf")
+    with open(ext, "w") as f:
+        f.write(EXTS)
+    subst = {"%CERTS%": d, "%CA%": os.path.join(d, "ca.pem")}
+    for name, cn, san, signer, dates, kind in CERTS:
+        key = os.path.join(d, name + ".key")
+        pem = os.path.join(d, name + ".pem")
+        subj = "/O=smtpsend tests/CN=%s" % cn
+        if san:
+            with open(ext, "a") as f:
+                f.write("\n[%s_ext]\n%s\nsubjectAltName = %s\n"
+                        % (name, EXTS.split("[%s]" % kind)[1]
+                           .split("[")[0].strip(), san))
+            section = name + "_ext"
+        else:
+            section = kind
+        if signer == "self":
+            openssl("req", "-x509", "-newkey", "ec", "-pkeyopt",
+                    "ec_paramgen_curve:prime256v1", "-nodes", "-keyout", key,
+                    "-out", pem, "-subj", subj, "-days", "3650",
+                    "-config", ext, "-extensions", section)
+        else:
+            csr = os.path.join(d, name + ".csr")
+            openssl("req", "-new", "-newkey", "ec", "-pkeyopt",
+                    "ec_paramgen_curve:prime256v1", "-nodes", "-keyout", key,
+                    "-out", csr, "-subj", subj, "-config", ext)
+            conf = os.path.join(d, "ca-%s.cnf" % signer)
+            if not os.path.exists(conf):
+                with open(conf, "w") as f:
+                    f.write(CA_CONF % {"dir": d, "signer": signer})
+                open(os.path.join(d, "index-%s.txt" % signer), "w").close()
+                with open(os.path.join(d, "serial-%s" % signer), "w") as f:
+                    f.write("%s\n" % ("1000" if signer == "ca" else "2000"))
+            start, end = dates or (
+                time.strftime("%Y%m%d%H%M%SZ", time.gmtime(time.time() - 3600)),
+                time.strftime("%Y%m%d%H%M%SZ",
+                              time.gmtime(time.time() + 10 * 86400)))
+            openssl("ca", "-batch", "-config", conf, "-in", csr, "-out", pem,
+                    "-notext", "-startdate", start, "-enddate", end,
+                    "-extfile", ext, "-extensions", section)
+        os.chmod(key, 0o600)
+        with open(pem) as f:
+            der = ssl.PEM_cert_to_DER_cert(f.read())
+        hx = hashlib.sha256(der).hexdigest()
+        colon = ":".join(hx[i:i + 2] for i in range(0, 64, 2)).upper()
+        up = name.upper()
+        subst["%FP_" + up + "%"] = "SHA256:" + colon
+        subst["%FPCOLON_" + up + "%"] = colon
+        subst["%FPHEX_" + up + "%"] = hx
+    # a bundle: the client certificate and its key in one file
+    with open(os.path.join(d, "clientbundle.pem"), "w") as f:
+        for n in ("client.pem", "client.key"):
+            with open(os.path.join(d, n)) as g:
+                f.write(g.read())
+    link = os.path.join(top, "certs")
+    tmpl = link + ".lnk%d" % os.getpid()
+    try:
+        os.symlink(os.path.basename(d), tmpl)
+        if os.path.isdir(link) and not os.path.islink(link):
+            shutil.rmtree(link)
+        os.replace(tmpl, link)
+    except OSError:
+        pass
+    return d, subst
+
+
 def data_diff(exp, got):
     el = [repr(x) for x in exp.splitlines(keepends=True)]
     gl = [repr(x) for x in got.splitlines(keepends=True)]
@@ -236,9 +400,11 @@ def data_diff(exp, got):
 
 
 class Runner:
-    def __init__(self, opts):
+    def __init__(self, opts, certdir=None, certsubst=None):
         self.opts = opts
         self.lock = threading.Lock()
+        self.certdir = certdir
+        self.certsubst = certsubst or {}
 
     def log(self, text):
         with self.lock:
@@ -249,8 +415,11 @@ class Runner:
         with open(spath, "w", encoding="utf-8") as f:
             f.write(script)
         rpath = os.path.join(work, "server.json")
-        p = subprocess.Popen([PYTHON, FAKESMTP, spath, "--record", rpath,
-                              "--timeout", str(SERVER_TIMEOUT)],
+        cmd = [PYTHON, FAKESMTP, spath, "--record", rpath,
+               "--timeout", str(SERVER_TIMEOUT)]
+        if self.certdir:
+            cmd += ["--certs", self.certdir]
+        p = subprocess.Popen(cmd,
                              stdout=subprocess.PIPE,
                              stderr=open(os.path.join(work, "server.err"),
                                          "wb"),
@@ -306,6 +475,13 @@ class Runner:
         os.makedirs(home)
         os.makedirs(tmp)
         subst = {"%HOME%": home, "%TMP%": tmp, "%FREEPORT%": free_port()}
+        subst.update(self.certsubst)
+
+        def csub(b):
+            """certificate names in file bodies and server scripts"""
+            for k, v in self.certsubst.items():
+                b = b.replace(k.encode(), v.encode())
+            return b
 
         for kind in ("file", "file-escaped"):
             for fname, lines in sec.get(kind, []):
@@ -314,13 +490,24 @@ class Runner:
                 if not fname or "/" in fname:
                     raise CaseError("--- %s needs a plain file name" % kind)
                 with open(os.path.join(base, fname), "wb") as f:
-                    f.write(raw_bytes(kind, lines))
+                    f.write(csub(raw_bytes(kind, lines)))
+        for ln in lines_of(sec, "file-mode") or []:
+            m = re.fullmatch(r"\s*(\S+)\s+([0-7]{3,4})\s*", ln)
+            if not m:
+                raise CaseError("--- file-mode: NAME OCTAL-MODE per line")
+            fname = m.group(1)
+            base = home if fname.startswith("~/") else tmp
+            fname = fname[2:] if fname.startswith("~/") else fname
+            try:
+                os.chmod(os.path.join(base, fname), int(m.group(2), 8))
+            except OSError as e:
+                raise CaseError("--- file-mode: %s" % e)
 
         server = one(sec, "server")
         srv = None
         if server is not None:
-            srv, port, rpath = self.start_server("\n".join(server[1]) + "\n",
-                                                 work)
+            script = csub(("\n".join(server[1]) + "\n").encode())
+            srv, port, rpath = self.start_server(script.decode(), work)
             subst["%PORT%"] = port
         else:
             subst["%PORT%"] = "9"       # discard: nothing listens there
@@ -459,6 +646,13 @@ class Runner:
                 continue
             if not any(re.search(a, m) for m in markers):
                 problems.append("server: expected marker %r not seen" % a)
+        # the server's transcript ("WHO TEXT" per event: C client line,
+        # S server bytes, D data, ! marker, # note such as "TLS ...")
+        tre = lines_of(sec, "transcript")
+        if tre is not None:
+            ttext = "\n".join("%s %s" % (who, what.rstrip("\r\n"))
+                              for _, who, what in rec.get("transcript", []))
+            problems += regex_checks("transcript", tre, ttext, subst)
         # stderr / stdout
         if SANITIZER.search(errs):
             problems.append("sanitizer report on stderr")
@@ -555,7 +749,13 @@ def main():
         paths += g
     paths = sorted(set(paths), key=lambda p: os.path.basename(p))
 
-    runner = Runner(opts)
+    certdir = certsubst = None
+    try:
+        certdir, certsubst = make_certs(os.path.dirname(WORKDIR))
+    except (OSError, RuntimeError) as e:
+        # the cases that need certificates fail; say why once
+        print("run_cases: no test certificates: %s" % e, flush=True)
+    runner = Runner(opts, certdir, certsubst)
     passed = failed = 0
     if not os.path.exists(opts.bin):
         print("run_cases: %s: not found (run make)" % opts.bin)

@@ -571,10 +571,13 @@ def opensmtpd_checks(s):
 
 
 def main():
-    os.chdir(ROOT)
     become_subreaper()
-    smtpsend = os.environ.get("SMTPSEND", "./smtpsend")
-    smtpsend = os.path.abspath(smtpsend)
+    # SMTPSEND is relative to the caller's directory, else to the repository.
+    given = os.environ.get("SMTPSEND", "./smtpsend")
+    smtpsend = os.path.abspath(given)
+    if not os.path.exists(smtpsend):
+        smtpsend = os.path.join(ROOT, given)
+    os.chdir(ROOT)
     started = time.time()
     work = tempfile.mkdtemp(prefix="smtpsend-real.")
     os.chmod(work, 0o755)   # smtp-sink and the mdas write here as nobody

@@ -24,7 +24,7 @@ start)
 		"$PY" "$here/aiosmtpd_store.py" "$dir" "$port" \
 		    >"$dir/aiosmtpd.log" 2>&1 &
 		pid=$!
-		if wait_port "$port" 100 && alive "$pid"; then
+		if wait_port "$port" 100 "$pid" && alive "$pid"; then
 			echo "$port" >"$dir/port"
 			echo "$pid" >"$dir/pid"
 			exit 0

@@ -13,13 +13,22 @@ s.bind(("127.0.0.1", 0))
 print(s.getsockname()[1])'
 }
 
-# wait_port PORT [TENTHS]: wait until something accepts on 127.0.0.1:PORT
-# and sends a greeting line (any reply code: a fault variant may greet with
-# 421); at most TENTHS tenths of a second (default 100).
+# wait_port PORT [TENTHS [PID]]: wait until something accepts on
+# 127.0.0.1:PORT and sends a greeting line (any reply code: a fault variant
+# may greet with 421); at most TENTHS tenths of a second (default 100), and
+# not after process PID (when given) has died.
 wait_port() {
-	"$PY" - "$1" "${2:-100}" <<'PYEOF'
-import socket, sys, time
-port, tenths = int(sys.argv[1]), int(sys.argv[2])
+	"$PY" - "$1" "${2:-100}" "${3:-0}" <<'PYEOF'
+import os, socket, sys, time
+port, tenths, pid = int(sys.argv[1]), int(sys.argv[2]), int(sys.argv[3])
+
+def dead(pid):
+    try:
+        with open("/proc/%d/stat" % pid) as f:
+            return f.read().rsplit(")", 1)[1].split()[0] == "Z"
+    except OSError:
+        return True
+
 for _ in range(tenths):
     try:
         with socket.create_connection(("127.0.0.1", port), timeout=2) as s:
@@ -29,6 +38,8 @@ for _ in range(tenths):
                 sys.exit(0)
     except OSError:
         pass
+    if pid and dead(pid):
+        sys.exit(1)
     time.sleep(0.1)
 sys.exit(1)
 PYEOF

@@ -84,13 +84,17 @@ SH
 # Private OpenSMTPD for smtpsend's tests: plain SMTP on 127.0.0.1 only.
 listen on 127.0.0.1 port $port hostname opensmtpd.test
 table vusers { "@" = "nobody" }
-action "store" mda "$dir/deliver" virtual <vusers> user nobody
+action "store" mda "/bin/sh $dir/deliver" virtual <vusers> user nobody
 match from any for rcpt-to "reject@opensmtpd.test" reject
 match from any for any action "store"
 CF
 		"$root/usr/sbin/smtpd" -n -f "$dir/smtpd.conf" >"$dir/check.log" 2>&1 ||
 		    { cat "$dir/check.log" >&2; return 1; }
-		if [ -z "${OPENSMTPD_NO_UNSHARE:-}" ] && unshare -m true 2>/dev/null; then
+		# Probe the whole namespace set-up: a container may allow
+		# unshare but not mount.
+		if [ -z "${OPENSMTPD_NO_UNSHARE:-}" ] && unshare -m sh -c '
+		    mount --bind "$1/spool" /var/spool &&
+		    mount --bind "$1/run" /run' sh "$dir" 2>/dev/null; then
 			unshare -m sh -c '
 			    mount --bind "$1/spool" /var/spool &&
 			    mount --bind "$1/run" /run &&
@@ -109,7 +113,7 @@ CF
 			    >"$dir/smtpd.log" 2>&1 &
 		fi
 		pid=$!
-		if wait_port "$port" 100 && alive "$pid"; then
+		if wait_port "$port" 100 "$pid" && alive "$pid"; then
 			echo "$port" >"$dir/port"
 			echo "$pid" >"$dir/pid"
 			return 0

@@ -31,7 +31,7 @@ start)
 		smtp-sink -u nobody -4 -a -t 30 -d "$dir/dump/%Y%m%d%H%M%S." \
 		    "$@" "127.0.0.1:$port" 128 >"$dir/sink.log" 2>&1 &
 		pid=$!
-		if wait_port "$port" 50 && alive "$pid"; then
+		if wait_port "$port" 50 "$pid" && alive "$pid"; then
 			echo "$port" >"$dir/port"
 			echo "$pid" >"$dir/pid"
 			exit 0
