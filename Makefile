@@ -18,10 +18,16 @@ LIBS	= `$(PKG_CONFIG) --libs openssl libidn2`
 SANFLAGS = -O1 -g -fsanitize=address,undefined -fno-omit-frame-pointer \
 	  -fno-sanitize-recover=all
 
-OBJS	= smtpsend.o smtp.o auth.o conf.o conn.o tlsio.o msg.o report.o util.o
-LIBOBJS	= smtp.o auth.o conf.o conn.o tlsio.o msg.o report.o util.o
-HDRS	= smtp.h auth.h conf.h conn.h tlsio.h msg.h report.h util.h
-UNITS	= tests/unit/test_smtp tests/unit/test_msg tests/unit/test_auth
+OBJS	= smtpsend.o options.o smtp.o auth.o bs.o conf.o conn.o tlsio.o msg.o \
+	  queue.o report.o util.o
+LIBOBJS	= options.o smtp.o auth.o bs.o conf.o conn.o tlsio.o msg.o queue.o \
+	  report.o util.o
+HDRS	= smtp.h auth.h bs.h conf.h conn.h options.h queue.h tlsio.h msg.h \
+	  report.h util.h
+ASAN_UNITS = build-asan/test_smtp build-asan/test_msg build-asan/test_auth \
+	  build-asan/test_conf build-asan/test_queue build-asan/test_bs
+UNITS	= tests/unit/test_smtp tests/unit/test_msg tests/unit/test_auth \
+	  tests/unit/test_conf tests/unit/test_queue tests/unit/test_bs
 
 all: smtpsend
 
@@ -42,12 +48,20 @@ tests/unit/test_msg: tests/unit/test_msg.c tests/unit/t.h $(LIBOBJS) $(HDRS)
 tests/unit/test_auth: tests/unit/test_auth.c tests/unit/t.h $(LIBOBJS) $(HDRS)
 	$(CC) $(ALLCFLAGS) -I. -o $@ tests/unit/test_auth.c $(LIBOBJS) $(LIBS)
 
+tests/unit/test_conf: tests/unit/test_conf.c tests/unit/t.h $(LIBOBJS) $(HDRS)
+	$(CC) $(ALLCFLAGS) -I. -o $@ tests/unit/test_conf.c $(LIBOBJS) $(LIBS)
+
+tests/unit/test_queue: tests/unit/test_queue.c tests/unit/t.h $(LIBOBJS) $(HDRS)
+	$(CC) $(ALLCFLAGS) -I. -o $@ tests/unit/test_queue.c $(LIBOBJS) $(LIBS)
+
+tests/unit/test_bs: tests/unit/test_bs.c tests/unit/t.h $(LIBOBJS) $(HDRS)
+	$(CC) $(ALLCFLAGS) -I. -o $@ tests/unit/test_bs.c $(LIBOBJS) $(LIBS)
+
 unit: $(UNITS)
 
 # The same program and unit tests under AddressSanitizer + UBSan, built
 # apart in build-asan/ so both can be tested in one run.
-asan: build-asan/smtpsend build-asan/test_smtp build-asan/test_msg \
-	    build-asan/test_auth
+asan: build-asan/smtpsend $(ASAN_UNITS)
 
 build-asan/smtpsend: $(OBJS:.o=.c) $(HDRS)
 	mkdir -p build-asan
@@ -66,6 +80,21 @@ build-asan/test_msg: tests/unit/test_msg.c $(LIBOBJS:.o=.c) $(HDRS)
 build-asan/test_auth: tests/unit/test_auth.c $(LIBOBJS:.o=.c) $(HDRS)
 	mkdir -p build-asan
 	$(CC) $(ALLCFLAGS) $(SANFLAGS) -I. -o $@ tests/unit/test_auth.c \
+	    $(LIBOBJS:.o=.c) $(LIBS)
+
+build-asan/test_conf: tests/unit/test_conf.c $(LIBOBJS:.o=.c) $(HDRS)
+	mkdir -p build-asan
+	$(CC) $(ALLCFLAGS) $(SANFLAGS) -I. -o $@ tests/unit/test_conf.c \
+	    $(LIBOBJS:.o=.c) $(LIBS)
+
+build-asan/test_queue: tests/unit/test_queue.c $(LIBOBJS:.o=.c) $(HDRS)
+	mkdir -p build-asan
+	$(CC) $(ALLCFLAGS) $(SANFLAGS) -I. -o $@ tests/unit/test_queue.c \
+	    $(LIBOBJS:.o=.c) $(LIBS)
+
+build-asan/test_bs: tests/unit/test_bs.c $(LIBOBJS:.o=.c) $(HDRS)
+	mkdir -p build-asan
+	$(CC) $(ALLCFLAGS) $(SANFLAGS) -I. -o $@ tests/unit/test_bs.c \
 	    $(LIBOBJS:.o=.c) $(LIBS)
 
 # Everything: unit tests, scripted fake-server cases, real servers, the

@@ -38,7 +38,8 @@ struct conn {
 };
 
 static int	 wait_fd(int, short, long long);
-static int	 try_connect(const struct addrinfo *, long long, int *);
+static int	 try_connect(const struct addrinfo *, const char *, long long,
+		    int *);
 static char	*host_ascii(const char *, struct fail *);
 
 /* poll() for ev until the absolute deadline: 1 ready, 0 timeout, -1 err */
@@ -65,7 +66,8 @@ wait_fd(int fd, short ev, long long deadline)
 }
 
 static int
-try_connect(const struct addrinfo *ai, long long deadline, int *err)
+try_connect(const struct addrinfo *ai, const char *source, long long deadline,
+    int *err)
 {
 	int fd, r, soerr = 0;
 	socklen_t slen = sizeof(soerr);
@@ -75,6 +77,23 @@ try_connect(const struct addrinfo *ai, long long deadline, int *err)
 	if (fd == -1) {
 		*err = errno;
 		return -1;
+	}
+	if (source != NULL) {
+		struct addrinfo hints, *src = NULL;
+
+		memset(&hints, 0, sizeof(hints));
+		hints.ai_family = ai->ai_family;
+		hints.ai_socktype = SOCK_STREAM;
+		hints.ai_flags = AI_NUMERICHOST | AI_PASSIVE;
+		if (getaddrinfo(source, NULL, &hints, &src) != 0 ||
+		    bind(fd, src->ai_addr, src->ai_addrlen) == -1) {
+			*err = src == NULL ? EADDRNOTAVAIL : errno;
+			if (src != NULL)
+				freeaddrinfo(src);
+			close(fd);
+			return -1;
+		}
+		freeaddrinfo(src);
 	}
 	if (connect(fd, ai->ai_addr, ai->ai_addrlen) == 0)
 		return fd;
@@ -136,8 +155,8 @@ set_peer(struct conn *c, const struct sockaddr *sa)
 }
 
 struct conn *
-conn_open(const char *host, const char *port, long long deadline,
-    struct fail *f)
+conn_open(const char *host, const char *port, const char *source,
+    long long deadline, struct fail *f)
 {
 	struct addrinfo hints, *res = NULL, *ai;
 	struct conn *c;
@@ -176,7 +195,7 @@ conn_open(const char *host, const char *port, long long deadline,
 		return NULL;
 	}
 	for (ai = res; ai != NULL; ai = ai->ai_next) {
-		if ((fd = try_connect(ai, deadline, &err)) != -1)
+		if ((fd = try_connect(ai, source, deadline, &err)) != -1)
 			break;
 		if (err == ETIMEDOUT)
 			break;
@@ -315,7 +334,7 @@ conn_write(struct conn *c, const void *buf, size_t len, long long deadline)
 
 int
 conn_starttls(struct conn *c, const struct tlsio_opts *o, long long deadline,
-    struct fail *f)
+    int implicit, struct fail *f)
 {
 	struct pollfd pfd;
 
@@ -329,6 +348,13 @@ conn_starttls(struct conn *c, const struct tlsio_opts *o, long long deadline,
 		char b;
 
 		/* readable because of EOF is not an injection */
+		if (implicit && (c->end > c->start || recv(c->fd, &b, 1,
+		    MSG_PEEK) == 1)) {
+			fail_set(f, FAIL_TLS, "TLS handshake failed: the "
+			    "server speaks plaintext first; is this an implicit "
+			    "TLS port? (try --tls=starttls)");
+			return -1;
+		}
 		if (c->end > c->start || recv(c->fd, &b, 1, MSG_PEEK) == 1) {
 			fail_set(f, FAIL_PROTOCOL, "protocol error: the server "
 			    "sent data before the TLS handshake (possible "

@@ -26,11 +26,12 @@ struct conn;
  * Resolve host (a name, possibly an IDN U-label, an IPv4 or an IPv6
  * literal, with or without brackets) and connect to the first address
  * that answers before the deadline (milliseconds, absolute, now_ms()).
+ * source: a local address to bind to first (--source-ip), or NULL.
  * FAIL_RESOLVE when the name does not resolve, FAIL_TEMP when no
  * address accepts the connection.
  */
 struct conn	*conn_open(const char *host, const char *port,
-		    long long deadline, struct fail *);
+		    const char *source, long long deadline, struct fail *);
 void		 conn_close(struct conn *);
 
 /*
@@ -48,10 +49,11 @@ enum conn_status conn_write(struct conn *, const void *, size_t,
  * connecting).  Any byte already received is refused as FAIL_PROTOCOL:
  * it was sent before the handshake and must never be read as a reply
  * afterwards (CVE-2021-22947, CVE-2011-0411 class).  FAIL_TLS or
- * FAIL_TEMP from the handshake.
+ * FAIL_TEMP from the handshake.  With implicit set, bytes already
+ * there mean a server speaking plaintext: FAIL_TLS with a hint.
  */
 int		 conn_starttls(struct conn *, const struct tlsio_opts *,
-		    long long deadline, struct fail *);
+		    long long deadline, int implicit, struct fail *);
 int		 conn_is_tls(const struct conn *);
 /* TLS details for --serverinfo, one line per call (nothing if plain). */
 void		 conn_tls_describe(struct conn *,

@@ -51,6 +51,7 @@ const char *const smtp_phase_names[PH_MAX] = {
 /* struct smtp_conn in smtp.h: one connection, one or more messages. */
 struct session {
 	const struct smtp_params *p;
+	const struct smtp_params *p0;	/* the connection's, from open */
 	struct smtp_result	*res;
 	struct msg		*msg;
 	struct conn		*c;
@@ -527,7 +528,7 @@ do_tls(struct session *s)
 			    "STARTTLS");
 		return -1;
 	}
-	if (conn_starttls(s->c, p->tlsopts, deadline_for(s, PH_STARTTLS),
+	if (conn_starttls(s->c, p->tlsopts, deadline_for(s, PH_STARTTLS), 0,
 	    &s->res->fail) == -1) {
 		s->closed = 1;
 		return -1;
@@ -677,7 +678,8 @@ do_auth(struct session *s)
 		rc = auth_once(s, mech, secret, &refused);
 		sasl_secret_free(secret);
 		secret = NULL;
-		if (rc == 0 || !refused || !sasl_is_oauth(mech) || s->closed)
+		if (rc == 0 || !refused || !sasl_is_oauth(mech) || s->closed ||
+		    again == 1)
 			break;
 		fail_reset(&s->res->fail);	/* a fresh token, once */
 	}
@@ -1206,8 +1208,9 @@ smtp_open(const struct smtp_params *p, struct smtp_result *res)
 	s->p = p;
 	s->res = res;
 	res->phase = PH_CONNECT;
-	s->c = conn_open(p->host, p->port, deadline_for(s, PH_CONNECT),
-	    &res->fail);
+	s->p0 = p;
+	s->c = conn_open(p->host, p->port, p->source_ip,
+	    deadline_for(s, PH_CONNECT), &res->fail);
 	if (s->c == NULL) {
 		free(s);
 		return NULL;
@@ -1216,7 +1219,7 @@ smtp_open(const struct smtp_params *p, struct smtp_result *res)
 		/* RFC 8314 3.3: TLS first, then the greeting inside it */
 		res->phase = PH_STARTTLS;
 		if (conn_starttls(s->c, p->tlsopts, deadline_for(s,
-		    PH_STARTTLS), &res->fail) == -1) {
+		    PH_STARTTLS), 1, &res->fail) == -1) {
 			s->closed = 1;
 			goto fail;
 		}
@@ -1280,6 +1283,9 @@ smtp_send(struct smtp_conn *sc, const struct smtp_params *p, struct msg *m,
 out:
 	if (res->fail.cls == FAIL_PROTOCOL)
 		s->closed = 1;
+	/* p and res belong to the caller's message: forget them */
+	s->p = s->p0;
+	s->msg = NULL;
 	return rc;
 }
 

@@ -94,6 +94,7 @@ enum smtp_tls { TLS_AUTO, TLS_STARTTLS, TLS_IMPLICIT, TLS_OFF };
 struct smtp_params {
 	const char	*host;		/* name, IPv4, or IPv6 (no brackets) */
 	const char	*port;
+	const char	*source_ip;	/* bind to this address, or NULL */
 	const char	*helo;		/* EHLO/LHLO argument */
 	enum smtp_proto	 proto;
 	enum smtp_tls	 tls;

@@ -288,9 +288,13 @@ tlsio_connect(int fd, const struct tlsio_opts *o, long long deadline,
 			    "timed out" : "failed: poll error");
 			goto bad;
 		}
-		if (e == SSL_ERROR_SYSCALL && ERR_peek_error() == 0)
+		if ((e == SSL_ERROR_SYSCALL && ERR_peek_error() == 0) ||
+		    ERR_GET_REASON(ERR_peek_error()) ==
+		    SSL_R_UNEXPECTED_EOF_WHILE_READING) {
+			ERR_clear_error();
 			fail_set(f, FAIL_TEMP, "connection lost during the TLS "
 			    "handshake");
+		}
 		else
 			fail_set(f, FAIL_TLS, "TLS handshake failed: %s",
 			    ssl_reason(why, sizeof(why)));

@@ -62,16 +62,16 @@ ASAN_OPTIONS=${ASAN_OPTIONS:-detect_leaks=0:abort_on_error=0}
 UBSAN_OPTIONS=${UBSAN_OPTIONS:-print_stacktrace=1:halt_on_error=1}
 export ASAN_OPTIONS UBSAN_OPTIONS
 
-suite "unit smtp" tests/unit/test_smtp
-suite "unit msg" tests/unit/test_msg
-suite "unit auth" tests/unit/test_auth
+for u in smtp msg auth conf queue bs; do
+	suite "unit $u" tests/unit/test_$u
+done
 suite "man page" manlint
 suite "cases" "$PY" tests/run_cases.py --bin ./smtpsend
 suite "misc" env SMTPSEND=./smtpsend "$PY" tests/run_misc.py
 suite "real servers" env SMTPSEND=./smtpsend sh tests/run_real.sh
-suite "unit smtp (asan)" build-asan/test_smtp
-suite "unit msg (asan)" build-asan/test_msg
-suite "unit auth (asan)" build-asan/test_auth
+for u in smtp msg auth conf queue bs; do
+	suite "unit $u (asan)" build-asan/test_$u
+done
 suite "cases (asan)" "$PY" tests/run_cases.py --bin build-asan/smtpsend
 suite "misc (asan)" env SMTPSEND=build-asan/smtpsend "$PY" tests/run_misc.py
 suite "real servers (asan)" env SMTPSEND=build-asan/smtpsend sh tests/run_real.sh

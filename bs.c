@@ -1,0 +1,927 @@
+/*
+ * bs.c - the server side of "sendmail -bs" (RFC 5321; PIPELINING RFC
+ * 2920, SIZE RFC 1870, 8BITMIME RFC 6152, SMTPUTF8 RFC 6531, enhanced
+ * status codes RFC 2034/3463).  See bs.h for the contract.
+ *
+ * Blocking and straight-line: read a command line, answer it, repeat.
+ * Replies wait in an output buffer that is flushed just before the
+ * server would block on input, which is all RFC 2920 3.2 asks of a
+ * pipelining server.  The message is streamed to an unlinked temporary
+ * file through a small state machine that finds the final "." and
+ * removes the stuffing dots, so memory stays constant.
+ */
+#include <sys/types.h>
+
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <poll.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <unistd.h>
+
+#include "bs.h"
+
+/* Input is read in blocks of this size; a whole command line
+ * (BS_LINE_MAX) always fits, with room for pipelined ones after it. */
+#define IBUF		(16 * 1024)
+/* Replies wait here until the server needs input; a full buffer is
+ * flushed early (1000 pipelined RCPT replies are about 16 KiB). */
+#define OBUF		(8 * 1024)
+/* Message data goes to the temporary file in blocks of this size. */
+#define FBUF		(64 * 1024)
+/* RFC 5321 4.5.3.1.3: a path is at most 256 octets with its brackets. */
+#define ADDR_MAX	254
+/* RFC 1870 4: the SIZE value is 1*20DIGIT. */
+#define SIZE_DIGITS	20
+
+/* A full disk or quota: 452 4.3.1 (RFC 3463), else 451 4.3.0. */
+#ifdef EDQUOT
+#define EDQUOT_		EDQUOT
+#else
+#define EDQUOT_		ENOSPC
+#endif
+
+enum { LN_EOF = 0, LN_OK = 1, LN_LONG = 2 };
+
+struct bs {
+	int		 in, out;
+	char		 host[256];	/* RFC 1035 2.3.4: names <= 255 */
+	bs_relay_fn	 relay;
+	void		*arg;
+	int		 eof;		/* input ended */
+	int		 quit;		/* QUIT answered */
+	const char	*errwhat;	/* I/O error: where, and errno */
+	int		 err;
+	/* the transaction (RFC 5321 3.3) */
+	int		 mail;		/* MAIL accepted */
+	char		*sender;
+	struct strv	 rcpts;
+	/* the message being received */
+	int		 fd;
+	size_t		 fn;
+	int		 ferr;		/* first write error on fd */
+	size_t		 ipos, ilen, olen;
+	char		 ibuf[IBUF];
+	char		 obuf[OBUF];
+	char		 fbuf[FBUF];
+};
+
+struct cmd {
+	const char	*verb;
+	int		(*fn)(struct bs *, char *);
+};
+
+static int	 io_wait(int, short);
+static int	 write_all(int, const char *, size_t);
+static int	 out_flush(struct bs *);
+static int	 fill(struct bs *);
+static int	 skip_line(struct bs *);
+static int	 read_line(struct bs *, char **, size_t *);
+static int	 reply(struct bs *, const char *, ...)
+		    __attribute__((format(printf, 2, 3)));
+static void	 tx_reset(struct bs *);
+static int	 tmp_open(void);
+static void	 file_flush(struct bs *);
+static void	 file_put(struct bs *, const char *, size_t);
+static int	 data_read(struct bs *);
+static int	 utf8_ok(const unsigned char *, size_t);
+static int	 domain_ok(const char *);
+static const char *addr_check(const char *, int);
+static char	*path_parse(char *, const char *, char **);
+static int	 enh_ok(int, const char *);
+static int	 send_verdict(struct bs *, char *);
+static int	 relay_message(struct bs *);
+static int	 mail_params(struct bs *, char *);
+static int	 cmd_helo(struct bs *, char *);
+static int	 cmd_ehlo(struct bs *, char *);
+static int	 cmd_mail(struct bs *, char *);
+static int	 cmd_rcpt(struct bs *, char *);
+static int	 cmd_data(struct bs *, char *);
+static int	 cmd_rset(struct bs *, char *);
+static int	 cmd_noop(struct bs *, char *);
+static int	 cmd_quit(struct bs *, char *);
+static int	 cmd_vrfy(struct bs *, char *);
+static int	 cmd_help(struct bs *, char *);
+static int	 cmd_notimpl(struct bs *, char *);
+static int	 dispatch(struct bs *, char *, size_t);
+
+static const struct cmd cmds[] = {
+	{ "HELO", cmd_helo },
+	{ "EHLO", cmd_ehlo },
+	{ "MAIL", cmd_mail },
+	{ "RCPT", cmd_rcpt },
+	{ "DATA", cmd_data },
+	{ "RSET", cmd_rset },
+	{ "NOOP", cmd_noop },
+	{ "QUIT", cmd_quit },
+	{ "VRFY", cmd_vrfy },
+	{ "HELP", cmd_help },
+	/* Known commands we do not offer: 502, not 500 (RFC 5321 4.2.4). */
+	{ "EXPN", cmd_notimpl },
+	{ "STARTTLS", cmd_notimpl },
+	{ "AUTH", cmd_notimpl },
+	{ "BDAT", cmd_notimpl },
+	{ "ETRN", cmd_notimpl },
+	{ "TURN", cmd_notimpl },
+	{ "ATRN", cmd_notimpl },
+	{ "SEND", cmd_notimpl },
+	{ "SOML", cmd_notimpl },
+	{ "SAML", cmd_notimpl },
+};
+
+/* ---- I/O ---- */
+
+/* A descriptor left non-blocking by the parent: wait, do not spin. */
+static int
+io_wait(int fd, short ev)
+{
+	struct pollfd p = { .fd = fd, .events = ev };
+
+	while (poll(&p, 1, -1) == -1)
+		if (errno != EINTR)
+			return -1;
+	return 0;
+}
+
+static int
+write_all(int fd, const char *p, size_t n)
+{
+	while (n > 0) {
+		ssize_t w = write(fd, p, n);
+
+		if (w == -1) {
+			if (errno == EINTR)
+				continue;
+			if ((errno == EAGAIN || errno == EWOULDBLOCK) &&
+			    io_wait(fd, POLLOUT) == 0)
+				continue;
+			return -1;
+		}
+		p += w;
+		n -= (size_t)w;
+	}
+	return 0;
+}
+
+static int
+out_flush(struct bs *b)
+{
+	if (b->olen == 0)
+		return 0;
+	if (write_all(b->out, b->obuf, b->olen) == -1) {
+		b->errwhat = "writing to the SMTP client";
+		b->err = errno;
+		return -1;
+	}
+	b->olen = 0;
+	return 0;
+}
+
+/*
+ * More input after what is buffered: 1, 0 at end of input, -1 on
+ * error.  Pending replies go out first: the client may be waiting for
+ * them before it sends more (RFC 2920 3.2).
+ */
+static int
+fill(struct bs *b)
+{
+	ssize_t n;
+
+	if (b->eof)
+		return 0;
+	if (out_flush(b) == -1)
+		return -1;
+	if (b->ipos > 0) {
+		memmove(b->ibuf, b->ibuf + b->ipos, b->ilen - b->ipos);
+		b->ilen -= b->ipos;
+		b->ipos = 0;
+	}
+	for (;;) {
+		n = read(b->in, b->ibuf + b->ilen, IBUF - b->ilen);
+		if (n >= 0)
+			break;
+		if (errno == EINTR)
+			continue;
+		if ((errno == EAGAIN || errno == EWOULDBLOCK) &&
+		    io_wait(b->in, POLLIN) == 0)
+			continue;
+		b->errwhat = "reading from the SMTP client";
+		b->err = errno;
+		return -1;
+	}
+	if (n == 0) {
+		b->eof = 1;
+		return 0;
+	}
+	b->ilen += (size_t)n;
+	return 1;
+}
+
+/* Drop the rest of an overlong line, in constant memory. */
+static int
+skip_line(struct bs *b)
+{
+	char *lf;
+	int r;
+
+	for (;;) {
+		lf = memchr(b->ibuf + b->ipos, '\n', b->ilen - b->ipos);
+		if (lf != NULL) {
+			b->ipos = (size_t)(lf - b->ibuf) + 1;
+			return LN_LONG;
+		}
+		b->ipos = b->ilen;
+		if ((r = fill(b)) <= 0)
+			return r;
+	}
+}
+
+/*
+ * The next command line, ended by LF (CRLF or LF: the client is
+ * local), without its line end and trailing blanks, NUL-terminated in
+ * place (a NUL inside is the caller's to refuse, hence *lenp): valid
+ * until the next read.  Returns LN_OK, LN_LONG (a line of
+ * more than BS_LINE_MAX octets was dropped), LN_EOF (a partial line at
+ * end of input is dropped too), or -1.
+ */
+static int
+read_line(struct bs *b, char **linep, size_t *lenp)
+{
+	char *line, *lf;
+	size_t seen = 0, len;
+	int r;
+
+	for (;;) {
+		lf = memchr(b->ibuf + b->ipos + seen, '\n',
+		    b->ilen - b->ipos - seen);
+		if (lf != NULL)
+			break;
+		seen = b->ilen - b->ipos;
+		if (seen >= BS_LINE_MAX)
+			return skip_line(b);
+		if ((r = fill(b)) <= 0)
+			return r;
+	}
+	line = b->ibuf + b->ipos;
+	len = (size_t)(lf - line);
+	b->ipos += len + 1;
+	if (len + 1 > BS_LINE_MAX)
+		return LN_LONG;
+	if (len > 0 && line[len - 1] == '\r')
+		len--;
+	while (len > 0 && (line[len - 1] == ' ' || line[len - 1] == '\t'))
+		len--;
+	line[len] = '\0';
+	*linep = line;
+	*lenp = len;
+	return LN_OK;
+}
+
+static int
+reply(struct bs *b, const char *fmt, ...)
+{
+	char line[BS_REPLY_MAX + 64];
+	va_list ap;
+	int n;
+
+	va_start(ap, fmt);
+	n = vsnprintf(line, sizeof(line) - 2, fmt, ap);
+	va_end(ap);
+	if (n < 0)
+		n = 0;
+	if ((size_t)n > sizeof(line) - 3)
+		n = (int)sizeof(line) - 3;
+	line[n++] = '\r';
+	line[n++] = '\n';
+	if (b->olen + (size_t)n > OBUF && out_flush(b) == -1)
+		return -1;
+	memcpy(b->obuf + b->olen, line, (size_t)n);
+	b->olen += (size_t)n;
+	return 0;
+}
+
+/* ---- the message ---- */
+
+static void
+tx_reset(struct bs *b)
+{
+	free(b->sender);
+	b->sender = NULL;
+	strv_free(&b->rcpts);
+	b->mail = 0;
+}
+
+/* An unlinked temporary file, like msg.c's: gone whatever happens. */
+static int
+tmp_open(void)
+{
+	char path[PATH_MAX];
+	const char *dir = getenv("TMPDIR");
+	int fd;
+
+	if (dir == NULL || *dir == '\0')
+		dir = "/tmp";
+	if ((size_t)snprintf(path, sizeof(path), "%s/smtpsend-bs.XXXXXX",
+	    dir) >= sizeof(path)) {
+		errno = ENAMETOOLONG;
+		return -1;
+	}
+	if ((fd = mkstemp(path)) == -1)
+		return -1;
+	unlink(path);
+	(void)fcntl(fd, F_SETFD, FD_CLOEXEC);
+	return fd;
+}
+
+static void
+file_flush(struct bs *b)
+{
+	if (b->fn > 0 && b->ferr == 0 &&
+	    write_all(b->fd, b->fbuf, b->fn) == -1)
+		b->ferr = errno;
+	b->fn = 0;
+}
+
+/* After a write error the rest is still read (to find the final dot)
+ * but dropped; the client then gets 451/452. */
+static void
+file_put(struct bs *b, const char *p, size_t n)
+{
+	if (b->ferr != 0)
+		return;
+	if (b->fn + n > FBUF)
+		file_flush(b);
+	if (n >= FBUF) {
+		if (b->ferr == 0 && write_all(b->fd, p, n) == -1)
+			b->ferr = errno;
+		return;
+	}
+	memcpy(b->fbuf + b->fn, p, n);
+	b->fn += n;
+}
+
+/*
+ * The message after 354, up to the line holding only "." (CRLF or LF
+ * after it), into b->fd: a "." starting any other line is removed (RFC
+ * 5321 4.5.2), everything else is kept byte for byte, line ends
+ * included.  Only LF starts a line: a lone CR is data.  Returns 1 at
+ * the final dot, 0 at end of input (the message is incomplete), -1 on
+ * a read error.  States carry across buffer refills.
+ */
+static int
+data_read(struct bs *b)
+{
+	enum { BOL, MID, DOT, DOTCR } st = BOL;
+	char *p, *end, *lf;
+	int r;
+
+	for (;;) {
+		if (b->ipos == b->ilen && (r = fill(b)) <= 0)
+			return r;
+		p = b->ibuf + b->ipos;
+		end = b->ibuf + b->ilen;
+		while (p < end) {
+			switch (st) {
+			case BOL:
+				if (*p == '.') {
+					p++;
+					st = DOT;
+				} else
+					st = MID;
+				break;
+			case MID:
+				lf = memchr(p, '\n', (size_t)(end - p));
+				if (lf != NULL) {
+					file_put(b, p, (size_t)(lf + 1 - p));
+					p = lf + 1;
+					st = BOL;
+				} else {
+					file_put(b, p, (size_t)(end - p));
+					p = end;
+				}
+				break;
+			case DOT:
+				if (*p == '\n')
+					goto done;
+				if (*p == '\r') {
+					p++;
+					st = DOTCR;
+				} else
+					st = MID;	/* the dot is dropped */
+				break;
+			case DOTCR:
+				if (*p == '\n')
+					goto done;
+				file_put(b, "\r", 1);
+				st = MID;
+				break;
+			}
+		}
+		b->ipos = b->ilen;
+	}
+done:
+	b->ipos = (size_t)(p + 1 - b->ibuf);
+	return 1;
+}
+
+/* ---- addresses ---- */
+
+/* Well-formed UTF-8 (RFC 3629): no overlong forms, no surrogates,
+ * nothing above U+10FFFF. */
+static int
+utf8_ok(const unsigned char *s, size_t n)
+{
+	size_t i = 0, k;
+	unsigned long cp, min;
+
+	while (i < n) {
+		if (s[i] < 0x80) {
+			i++;
+			continue;
+		}
+		if ((s[i] & 0xe0) == 0xc0) {
+			k = 1; cp = s[i] & 0x1f; min = 0x80;
+		} else if ((s[i] & 0xf0) == 0xe0) {
+			k = 2; cp = s[i] & 0x0f; min = 0x800;
+		} else if ((s[i] & 0xf8) == 0xf0) {
+			k = 3; cp = s[i] & 0x07; min = 0x10000;
+		} else
+			return 0;
+		if (n - i <= k)
+			return 0;
+		for (size_t j = 1; j <= k; j++) {
+			if ((s[i + j] & 0xc0) != 0x80)
+				return 0;
+			cp = cp << 6 | (s[i + j] & 0x3f);
+		}
+		if (cp < min || cp > 0x10ffff || (cp >= 0xd800 && cp <= 0xdfff))
+			return 0;
+		i += k + 1;
+	}
+	return 1;
+}
+
+/* RFC 5321 4.1.2 Domain (labels of letters, digits, hyphens; U-labels
+ * per RFC 6531) or address-literal ("[" dtext "]"). */
+static int
+domain_ok(const char *d)
+{
+	const unsigned char *p = (const unsigned char *)d;
+	size_t label = 0;
+
+	if (*p == '[') {
+		for (p++; *p != ']'; p++)
+			if (*p < 33 || *p > 126 || *p == '[' || *p == '\\')
+				return 0;
+		return p > (const unsigned char *)d + 1 && p[1] == '\0';
+	}
+	for (; *p != '\0'; p++) {
+		if (*p == '.') {
+			if (label == 0)
+				return 0;
+			label = 0;
+		} else if ((*p >= 'a' && *p <= 'z') || (*p >= 'A' &&
+		    *p <= 'Z') || (*p >= '0' && *p <= '9') || *p == '-' ||
+		    *p >= 0x80)
+			label++;
+		else
+			return 0;
+	}
+	return label > 0;
+}
+
+/*
+ * Check a path's content (between the brackets; control bytes were
+ * refused with the whole line).  Returns NULL if good, else why.
+ * Source routes must already be stripped.  null_ok: "" is the null
+ * reverse-path.
+ */
+static const char *
+addr_check(const char *a, int null_ok)
+{
+	static const char atext[] = "!#$%&'*+-/=?^_`{|}~.";
+	const unsigned char *p = (const unsigned char *)a;
+	size_t n = strlen(a);
+
+	if (n == 0)
+		return null_ok ? NULL : "empty address";
+	if (n > ADDR_MAX)
+		return "path too long";
+	if (!utf8_ok(p, n))
+		return "invalid UTF-8";
+	if (*p == '"') {
+		/* RFC 5321 4.1.2 Quoted-string, UTF-8 allowed (RFC 6531) */
+		for (p++; *p != '"'; p++) {
+			if (*p == '\\')
+				p++;
+			if (*p == '\0')
+				return "unterminated quoted local part";
+		}
+		p++;
+	} else {
+		/* Dot-string; ".." is tolerated, as Postfix does: such
+		 * addresses exist, the relay's server has the last word. */
+		for (; *p != '\0' && *p != '@'; p++)
+			if (!((*p >= 'a' && *p <= 'z') || (*p >= 'A' &&
+			    *p <= 'Z') || (*p >= '0' && *p <= '9') ||
+			    *p >= 0x80 || strchr(atext, *p) != NULL))
+				return "bad character in local part";
+		if (p == (const unsigned char *)a)
+			return "empty local part";
+	}
+	if (*p == '\0')
+		return NULL;	/* no domain: "root", for the aliases */
+	if (*p != '@')
+		return "bad local part";	/* "a"b@ */
+	if (!domain_ok((const char *)p + 1))
+		return "bad domain";
+	return NULL;
+}
+
+/*
+ * "FROM:<addr> params" / "TO:<addr> params": kw, optional blanks
+ * (RFC 5321 has none; some clients send one), "<", the path, ">",
+ * then nothing or SP and parameters.  Returns the path's mailbox
+ * (source route dropped, RFC 5321 appendix C) NUL-terminated in place
+ * and sets *params to the (possibly empty) parameters; NULL on bad
+ * syntax.
+ */
+static char *
+path_parse(char *s, const char *kw, char **params)
+{
+	size_t kwlen = strlen(kw);
+	char *p, *q, *c;
+	int quoted = 0;
+
+	if (strncasecmp(s, kw, kwlen) != 0)
+		return NULL;
+	for (p = s + kwlen; *p == ' '; p++)
+		;
+	if (*p++ != '<')
+		return NULL;
+	for (q = p; *q != '\0'; q++) {
+		if (quoted && *q == '\\' && q[1] != '\0')
+			q++;
+		else if (*q == '"')
+			quoted = !quoted;
+		else if (!quoted && *q == '>')
+			break;
+	}
+	if (*q != '>' || (q[1] != '\0' && q[1] != ' '))
+		return NULL;
+	*q++ = '\0';
+	while (*q == ' ')
+		q++;
+	*params = q;
+	if (*p == '@') {
+		/* A-d-l ":" Mailbox */
+		if ((c = strchr(p, ':')) == NULL)
+			return NULL;
+		p = c + 1;
+	}
+	return p;
+}
+
+/* ---- the relay's verdict ---- */
+
+/* An RFC 3463 code matching the reply's class at the start of text. */
+static int
+enh_ok(int code, const char *t)
+{
+	size_t n;
+
+	if (t[0] != '0' + code / 100 || t[1] != '.')
+		return 0;
+	t += 2;
+	for (int part = 0; part < 2; part++) {
+		for (n = 0; t[n] >= '0' && t[n] <= '9'; n++)
+			;
+		if (n < 1 || n > 3)
+			return 0;
+		t += n;
+		if (part == 0 && *t++ != '.')
+			return 0;
+	}
+	return *t == '\0' || *t == ' ';
+}
+
+/* The relay callback's reply, checked and made safe to send. */
+static int
+send_verdict(struct bs *b, char *r)
+{
+	char *t;
+	int code;
+
+	if (r[0] < '2' || r[0] > '5' || r[0] == '3' || r[1] < '0' ||
+	    r[1] > '9' || r[2] < '0' || r[2] > '9' ||
+	    (r[3] != '\0' && r[3] != ' '))
+		return reply(b, "451 4.3.0 Error: no valid reply from the "
+		    "relay");
+	code = (r[0] - '0') * 100 + (r[1] - '0') * 10 + (r[2] - '0');
+	/* 421 would tell the client that this session is closing; only
+	 * the relay's was, the next message gets a new one. */
+	if (code == 421)
+		code = 451;
+	t = r[3] == ' ' ? r + 4 : r + 3;
+	for (char *p = t; *p != '\0'; p++)
+		if ((unsigned char)*p < 32 || *p == 127)
+			*p = ' ';
+	if (enh_ok(code, t))
+		return reply(b, "%d %s", code, t);
+	return reply(b, "%d %d.0.0%s%s", code, code / 100, *t ? " " : "", t);
+}
+
+static int
+relay_message(struct bs *b)
+{
+	char r[BS_REPLY_MAX];
+
+	if (lseek(b->fd, 0, SEEK_SET) == -1)
+		return reply(b, "451 4.3.0 Error: temporary file: %s",
+		    strerror(errno));
+	/* Nothing should be pending, but the relay may take minutes. */
+	if (out_flush(b) == -1)
+		return -1;
+	r[0] = '\0';
+	b->relay(b->arg, b->sender, &b->rcpts, b->fd, r, sizeof(r));
+	r[sizeof(r) - 1] = '\0';
+	return send_verdict(b, r);
+}
+
+/* ---- commands ---- */
+
+static int
+cmd_helo(struct bs *b, char *args)
+{
+	if (*args == '\0')
+		return reply(b, "501 5.5.4 Syntax: HELO hostname");
+	tx_reset(b);
+	return reply(b, "250 %s", b->host);
+}
+
+/* RFC 5321 4.1.4: EHLO also resets the transaction. */
+static int
+cmd_ehlo(struct bs *b, char *args)
+{
+	static const char *const ext[] = {
+		"PIPELINING",
+		"SIZE",			/* no fixed limit (RFC 1870) */
+		"8BITMIME",		/* bytes are relayed as they are */
+		"SMTPUTF8",		/* the engine asks upstream for it */
+		"ENHANCEDSTATUSCODES",
+		"HELP",
+	};
+	size_t i, n = sizeof(ext) / sizeof(ext[0]);
+
+	if (*args == '\0')
+		return reply(b, "501 5.5.4 Syntax: EHLO hostname");
+	tx_reset(b);
+	if (reply(b, "250-%s", b->host) == -1)
+		return -1;
+	for (i = 0; i < n; i++)
+		if (reply(b, "250%c%s", i + 1 < n ? '-' : ' ', ext[i]) == -1)
+			return -1;
+	return 0;
+}
+
+/* MAIL parameters: the ones EHLO offered, checked; no others (RFC
+ * 5321 4.1.1.11: 555). */
+static int
+mail_params(struct bs *b, char *p)
+{
+	char *kw, *val;
+
+	while (*p != '\0') {
+		kw = p;
+		p += strcspn(p, " ");
+		if (*p != '\0')
+			*p++ = '\0';
+		while (*p == ' ')
+			p++;
+		if ((val = strchr(kw, '=')) != NULL)
+			*val++ = '\0';
+		if (strcasecmp(kw, "SIZE") == 0) {
+			size_t d = val ? strspn(val, "0123456789") : 0;
+
+			if (d == 0 || d > SIZE_DIGITS || val[d] != '\0')
+				return reply(b, "501 5.5.4 Bad SIZE value");
+		} else if (strcasecmp(kw, "BODY") == 0) {
+			if (val == NULL || (strcasecmp(val, "7BIT") != 0 &&
+			    strcasecmp(val, "8BITMIME") != 0))
+				return reply(b, "555 5.5.4 Unsupported BODY "
+				    "type");
+		} else if (strcasecmp(kw, "SMTPUTF8") == 0) {
+			if (val != NULL)
+				return reply(b, "501 5.5.4 SMTPUTF8 takes no "
+				    "value");
+		} else
+			return reply(b, "555 5.5.4 Unsupported option: %s",
+			    kw);
+	}
+	return 1;
+}
+
+static int
+cmd_mail(struct bs *b, char *args)
+{
+	char *addr, *params;
+	const char *why;
+	int r;
+
+	if (b->mail)
+		return reply(b, "503 5.5.1 Error: nested MAIL command");
+	if ((addr = path_parse(args, "FROM:", &params)) == NULL)
+		return reply(b, "501 5.5.4 Syntax: MAIL FROM:<address>");
+	if ((why = addr_check(addr, 1)) != NULL)
+		return reply(b, "501 5.1.7 Bad sender address syntax: %s",
+		    why);
+	if ((r = mail_params(b, params)) != 1)
+		return r;
+	b->sender = xstrdup(addr);
+	b->mail = 1;
+	return reply(b, "250 2.1.0 Ok");
+}
+
+static int
+cmd_rcpt(struct bs *b, char *args)
+{
+	char *addr, *params;
+	const char *why;
+
+	if (!b->mail)
+		return reply(b, "503 5.5.1 Error: need MAIL command");
+	if ((addr = path_parse(args, "TO:", &params)) == NULL)
+		return reply(b, "501 5.5.4 Syntax: RCPT TO:<address>");
+	if ((why = addr_check(addr, 0)) != NULL)
+		return reply(b, "501 5.1.3 Bad recipient address syntax: %s",
+		    why);
+	if (*params != '\0') {
+		/* NOTIFY/ORCPT need DSN, which EHLO did not offer */
+		params[strcspn(params, " =")] = '\0';
+		return reply(b, "555 5.5.4 Unsupported option: %s", params);
+	}
+	if (!strv_has(&b->rcpts, addr)) {
+		if (b->rcpts.n >= BS_RCPT_MAX)
+			return reply(b, "452 4.5.3 Error: too many "
+			    "recipients");
+		strv_add(&b->rcpts, addr);
+	}
+	return reply(b, "250 2.1.5 Ok");
+}
+
+static int
+cmd_data(struct bs *b, char *args)
+{
+	int r, err;
+
+	if (*args != '\0')
+		return reply(b, "501 5.5.4 Syntax: DATA");
+	if (!b->mail)
+		return reply(b, "503 5.5.1 Error: need MAIL command");
+	/* RFC 5321 3.3 allows 503 or 554; 554 is what pipelining clients
+	 * expect when every RCPT was refused (RFC 2920 3.1). */
+	if (b->rcpts.n == 0)
+		return reply(b, "554 5.5.1 Error: no valid recipients");
+	if ((b->fd = tmp_open()) == -1)
+		return reply(b, "451 4.3.0 Error: temporary file: %s",
+		    strerror(errno));
+	b->fn = 0;
+	b->ferr = 0;
+	if ((r = reply(b, "354 End data with <CR><LF>.<CR><LF>")) == 0 &&
+	    (r = data_read(b)) == 1) {
+		file_flush(b);
+		if ((err = b->ferr) == 0)
+			r = relay_message(b);
+		else if (err == ENOSPC || err == EDQUOT_)
+			r = reply(b, "452 4.3.1 Error: insufficient system "
+			    "storage");
+		else
+			r = reply(b, "451 4.3.0 Error: temporary file: %s",
+			    strerror(err));
+		tx_reset(b);
+	}
+	close(b->fd);
+	b->fd = -1;
+	return r == -1 ? -1 : 0;
+}
+
+static int
+cmd_rset(struct bs *b, char *args)
+{
+	if (*args != '\0')
+		return reply(b, "501 5.5.4 Syntax: RSET");
+	tx_reset(b);
+	return reply(b, "250 2.0.0 Ok");
+}
+
+static int
+cmd_noop(struct bs *b, char *args)
+{
+	(void)args;	/* RFC 5321 4.1.1.9: a string may follow */
+	return reply(b, "250 2.0.0 Ok");
+}
+
+static int
+cmd_quit(struct bs *b, char *args)
+{
+	(void)args;
+	b->quit = 1;
+	return reply(b, "221 2.0.0 Bye");
+}
+
+static int
+cmd_vrfy(struct bs *b, char *args)
+{
+	if (*args == '\0')
+		return reply(b, "501 5.5.4 Syntax: VRFY address");
+	/* RFC 5321 3.5.3: 252 when we cannot tell */
+	return reply(b, "252 2.0.0 Cannot VRFY user, but will accept "
+	    "message and attempt delivery");
+}
+
+static int
+cmd_help(struct bs *b, char *args)
+{
+	(void)args;
+	return reply(b, "214 2.0.0 Commands: HELO EHLO MAIL RCPT DATA RSET "
+	    "NOOP QUIT VRFY HELP");
+}
+
+static int
+cmd_notimpl(struct bs *b, char *args)
+{
+	(void)args;
+	return reply(b, "502 5.5.1 Error: command not implemented");
+}
+
+/* One command line: control bytes refused, verb case-insensitive. */
+static int
+dispatch(struct bs *b, char *line, size_t len)
+{
+	size_t vlen, i;
+	char *args;
+
+	for (i = 0; i < len; i++)
+		if ((unsigned char)line[i] < 32 || line[i] == 127)
+			return reply(b, "501 5.5.2 Syntax error: control "
+			    "character in command");
+	vlen = strcspn(line, " ");
+	for (args = line + vlen; *args == ' '; args++)
+		;
+	for (i = 0; i < sizeof(cmds) / sizeof(cmds[0]); i++)
+		if (strlen(cmds[i].verb) == vlen &&
+		    strncasecmp(line, cmds[i].verb, vlen) == 0)
+			return cmds[i].fn(b, args);
+	/* RFC 5321 4.2.4: 500 for a command not recognised at all */
+	return reply(b, "500 5.5.2 Error: command not recognized");
+}
+
+int
+bs_serve(int infd, int outfd, const char *hostname, bs_relay_fn relay,
+    void *arg, struct fail *f)
+{
+	struct bs *b = xcalloc(1, sizeof(*b));
+	const unsigned char *h = (const unsigned char *)hostname;
+	char *line = NULL;
+	size_t len = 0;
+	int r, rc = 0;
+
+	b->in = infd;
+	b->out = outfd;
+	b->fd = -1;
+	b->relay = relay;
+	b->arg = arg;
+	/* The name goes into replies: printable ASCII only. */
+	if (h == NULL || *h == '\0' || strlen(hostname) >= sizeof(b->host))
+		h = (const unsigned char *)"localhost";
+	for (const unsigned char *p = h; *p != '\0'; p++)
+		if (*p <= 32 || *p >= 127)
+			h = (const unsigned char *)"localhost";
+	xstrlcpy(b->host, (const char *)h, sizeof(b->host));
+
+	rc = reply(b, "220 %s ESMTP smtpsend", b->host);
+	while (rc == 0 && !b->quit) {
+		r = read_line(b, &line, &len);
+		if (r == LN_EOF)
+			break;
+		if (r == -1)
+			rc = -1;
+		else if (r == LN_LONG)
+			rc = reply(b, "500 5.5.2 Error: line too long");
+		else
+			rc = dispatch(b, line, len);
+	}
+	if (rc == 0 && out_flush(b) == -1 &&
+	    !((b->quit || b->eof) && b->err == EPIPE))
+		rc = -1;
+	if (rc == -1)
+		fail_set(f, FAIL_IO, "%s: %s", b->errwhat ? b->errwhat :
+		    "SMTP session", strerror(b->err));
+	tx_reset(b);
+	free(b);
+	return rc;
+}
