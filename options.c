@@ -138,6 +138,8 @@ opts_free(struct opts *o)
 				free(*p);
 			*p = NULL;
 		}
+	free(o->from);
+	free(o->passwordeval);
 	free(o->host);
 	free(o->port);
 	free(o->domain);

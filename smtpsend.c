@@ -1221,7 +1221,7 @@ run_send(struct ctx *x, char **args, int nargs)
 		fprintf(stderr, "%s: no recipients (give them as arguments, "
 		    "or use -t to read them from the headers)\n", progname);
 		code = 65;
-		if (o->file == NULL)
+		if (o->file == NULL && !o->pretend)
 			save_dead_letter(m, sender);
 	} else if (o->pretend) {
 		pretend(o, sender, &rcpt, m);
