@@ -67,7 +67,7 @@ static void	 buf_saslname(struct buf *, const char *);
 static void	 buf_wipe(struct buf *);
 static void	 wipe_free(void *, size_t);
 static void	 set_resp(struct sasl *, const void *, size_t);
-static int	 has_ctl(const char *, int space_too);
+static int	 bad_chars(const char *, int space_too);
 static int	 check_creds(struct sasl *, struct fail *);
 static int	 b64val(unsigned char);
 static int	 chal_decode(const char *, size_t, unsigned char **,
@@ -386,7 +386,7 @@ check_creds(struct sasl *s, struct fail *f)
 		    mname);
 		return -1;
 	}
-	if (s->user != NULL && has_ctl(s->user, 0)) {
+	if (s->user != NULL && bad_chars(s->user, 0)) {
 		fail_set(f, FAIL_CONFIG, "the user name contains a control "
 		    "character");
 		return -1;
@@ -397,7 +397,7 @@ check_creds(struct sasl *s, struct fail *f)
 		return -1;
 	}
 	if (sasl_is_oauth(s->mech) &&
-	    (s->secret[0] == '\0' || has_ctl(s->secret, 1))) {
+	    (s->secret[0] == '\0' || bad_chars(s->secret, 1))) {
 		fail_set(f, FAIL_CONFIG, "the OAuth token is empty or holds "
 		    "a space or control character (does the password command "
 		    "print more than the token?)");
@@ -407,7 +407,7 @@ check_creds(struct sasl *s, struct fail *f)
 }
 
 static int
-has_ctl(const char *p, int space_too)
+bad_chars(const char *p, int space_too)
 {
 	for (; *p != '\0'; p++) {
 		unsigned char c = (unsigned char)*p;

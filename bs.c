@@ -76,7 +76,7 @@ struct cmd {
 };
 
 static int	 io_wait(int, short);
-static int	 write_all(int, const char *, size_t);
+static int	 out_all(int, const char *, size_t);
 static int	 out_flush(struct bs *);
 static int	 fill(struct bs *);
 static int	 skip_line(struct bs *);
@@ -84,7 +84,6 @@ static int	 read_line(struct bs *, char **, size_t *);
 static int	 reply(struct bs *, const char *, ...)
 		    __attribute__((format(printf, 2, 3)));
 static void	 tx_reset(struct bs *);
-static int	 tmp_open(void);
 static void	 file_flush(struct bs *);
 static void	 file_put(struct bs *, const char *, size_t);
 static int	 data_read(struct bs *);
@@ -147,8 +146,9 @@ io_wait(int fd, short ev)
 	return 0;
 }
 
+/* write all of it to a descriptor that may be non-blocking */
 static int
-write_all(int fd, const char *p, size_t n)
+out_all(int fd, const char *p, size_t n)
 {
 	while (n > 0) {
 		ssize_t w = write(fd, p, n);
@@ -172,7 +172,7 @@ out_flush(struct bs *b)
 {
 	if (b->olen == 0)
 		return 0;
-	if (write_all(b->out, b->obuf, b->olen) == -1) {
+	if (out_all(b->out, b->obuf, b->olen) == -1) {
 		b->errwhat = "writing to the SMTP client";
 		b->err = errno;
 		return -1;
@@ -313,28 +313,6 @@ tx_reset(struct bs *b)
 	b->sender = NULL;
 	strv_free(&b->rcpts);
 	b->mail = 0;
-}
-
-/* An unlinked temporary file, like msg.c's: gone whatever happens. */
-static int
-tmp_open(void)
-{
-	char path[PATH_MAX];
-	const char *dir = getenv("TMPDIR");
-	int fd;
-
-	if (dir == NULL || *dir == '\0')
-		dir = "/tmp";
-	if ((size_t)snprintf(path, sizeof(path), "%s/smtpsend-bs.XXXXXX",
-	    dir) >= sizeof(path)) {
-		errno = ENAMETOOLONG;
-		return -1;
-	}
-	if ((fd = mkstemp(path)) == -1)
-		return -1;
-	unlink(path);
-	(void)fcntl(fd, F_SETFD, FD_CLOEXEC);
-	return fd;
 }
 
 static void
@@ -786,7 +764,7 @@ cmd_data(struct bs *b, char *args)
 	 * expect when every RCPT was refused (RFC 2920 3.1). */
 	if (b->rcpts.n == 0)
 		return reply(b, "554 5.5.1 Error: no valid recipients");
-	if ((b->fd = tmp_open()) == -1)
+	if ((b->fd = tmp_file()) == -1)
 		return reply(b, "451 4.3.0 Error: temporary file: %s",
 		    strerror(errno));
 	b->fn = 0;

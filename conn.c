@@ -37,33 +37,9 @@ struct conn {
 	size_t		 consumed;	/* the previous line, to drop next */
 };
 
-static int	 wait_fd(int, short, long long);
 static int	 try_connect(const struct addrinfo *, const char *, long long,
 		    int *);
 static char	*host_ascii(const char *, struct fail *);
-
-/* poll() for ev until the absolute deadline: 1 ready, 0 timeout, -1 err */
-static int
-wait_fd(int fd, short ev, long long deadline)
-{
-	struct pollfd pfd;
-
-	for (;;) {
-		long long left = deadline - now_ms();
-		int n;
-
-		if (left <= 0)
-			return 0;
-		pfd.fd = fd;
-		pfd.events = ev;
-		pfd.revents = 0;
-		n = poll(&pfd, 1, left > 60000 ? 60000 : (int)left);
-		if (n > 0)
-			return 1;
-		if (n < 0 && errno != EINTR)
-			return -1;
-	}
-}
 
 static int
 try_connect(const struct addrinfo *ai, const char *source, long long deadline,
@@ -102,7 +78,7 @@ try_connect(const struct addrinfo *ai, const char *source, long long deadline,
 		close(fd);
 		return -1;
 	}
-	r = wait_fd(fd, POLLOUT, deadline);
+	r = poll_until(fd, POLLOUT, deadline);
 	if (r == 1 && getsockopt(fd, SOL_SOCKET, SO_ERROR, &soerr,
 	    &slen) == 0 && soerr == 0)
 		return fd;
@@ -274,7 +250,7 @@ conn_getline(struct conn *c, long long deadline, size_t max, char **line,
 			c->end += (size_t)n;
 			continue;
 		}
-		r = wait_fd(c->fd, POLLIN, deadline);
+		r = poll_until(c->fd, POLLIN, deadline);
 		if (r == 0)
 			return CONN_TIMEOUT;
 		if (r < 0) {
@@ -321,7 +297,7 @@ conn_write(struct conn *c, const void *buf, size_t len, long long deadline)
 			return (errno == EPIPE || errno == ECONNRESET) ?
 			    CONN_EOF : CONN_ERRNO;
 		}
-		r = wait_fd(c->fd, POLLOUT, deadline);
+		r = poll_until(c->fd, POLLOUT, deadline);
 		if (r == 0)
 			return CONN_TIMEOUT;
 		if (r < 0) {

@@ -18,8 +18,19 @@ cd "$(dirname "$0")" || exit 1
 # procps (ps) and mount (unshare/mount for OpenSMTPD's private spool).
 # Runtime libraries of the unpacked OpenSMTPD 6.8 (ldd): libevent-2.1-7,
 # libdb5.3 (the rest - libssl3, zlib1g, libcrypt1, libpam0g - are in base).
+# Real callers of sendmail (tests/run_callers.py): bsd-mailx (mail -s),
+# git + git-email (git send-email; it dies without libmailtools-perl's
+# Mail::Address, only a Recommends), php-cli (PHP's mail()).
+# TLS/AUTH real-server tests (tests/run_real_tls.py): sasl2-bin
+# (saslpasswd2), libsasl2-modules (PLAIN LOGIN CRAM-MD5 SCRAM plugins) and
+# libsasl2-modules-db (sasldb) for Postfix's Cyrus SASL; the runtime
+# libraries of the unpacked Exim 4.96 (its Depends): libgnutls30,
+# libgnutls-dane0, libidn12, libnsl2, libpcre2-8-0 (and libdb5.3 above).
 PKGS="make gcc libc6-dev pkg-config libssl-dev libidn2-dev openssl python3
-python3-aiosmtpd postfix mandoc valgrind procps mount libevent-2.1-7 libdb5.3"
+python3-aiosmtpd postfix mandoc valgrind procps mount libevent-2.1-7 libdb5.3
+bsd-mailx git git-email libmailtools-perl php-cli
+sasl2-bin libsasl2-modules libsasl2-modules-db libgnutls30 libgnutls-dane0
+libidn12 libnsl2 libpcre2-8-0"
 
 target=${1:-}
 case $target in
@@ -57,6 +68,10 @@ fi
 if [ $need_osmtpd = yes ]; then
 	echo "dev.sh: unpacking OpenSMTPD into tests/.cache/opensmtpd"
 	sh tests/servers/opensmtpd.sh fetch || exit 1
+fi
+if [ ! -x tests/.cache/exim/usr/sbin/exim4 ]; then
+	echo "dev.sh: unpacking Exim into tests/.cache/exim"
+	sh tests/servers/exim.sh fetch || exit 1
 fi
 
 # With "No configuration" postfix starts no system daemon; the tests use

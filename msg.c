@@ -185,7 +185,6 @@ static int	 is_ctl(int);
 static int	 is_fname(int);
 static int	 is_atext(int);
 static int	 ascii_ncaseeq(const char *, const char *, size_t);
-static int	 write_all(int, const void *, size_t);
 static int	 tmp_open(const char *, struct fail *);
 static int	 load_input(struct msg *, int, struct scan *, struct fail *);
 static int	 scan_chunk(struct scan *, const char *, size_t,
@@ -326,49 +325,18 @@ ascii_ncaseeq(const char *a, const char *b, size_t n)
 	return 1;
 }
 
-static int
-write_all(int fd, const void *p, size_t n)
-{
-	const char *s = p;
-
-	while (n > 0) {
-		ssize_t w = write(fd, s, n);
-
-		if (w == -1) {
-			if (errno == EINTR)
-				continue;
-			return -1;
-		}
-		s += w;
-		n -= (size_t)w;
-	}
-	return 0;
-}
-
-/* An unlinked temporary file: gone by itself whatever happens to us. */
+/* An unlinked temporary copy of a pipe's input. */
 static int
 tmp_open(const char *name, struct fail *f)
 {
-	char path[PATH_MAX];
-	const char *dir = getenv("TMPDIR");
-	int fd;
+	int fd = tmp_file();
 
-	if (dir == NULL || *dir == '\0')
-		dir = "/tmp";
-	if ((size_t)snprintf(path, sizeof(path), "%s/smtpsend.XXXXXX", dir)
-	    >= sizeof(path)) {
-		errno = ENAMETOOLONG;
+	if (fd == -1) {
+		const char *dir = getenv("TMPDIR");
+
 		fail_set(f, FAIL_IO, "%s: temporary file in %s: %s", name,
-		    dir, strerror(errno));
-		return -1;
+		    dir && *dir ? dir : "/tmp", strerror(errno));
 	}
-	if ((fd = mkstemp(path)) == -1) {
-		fail_set(f, FAIL_IO, "%s: temporary file in %s: %s", name,
-		    dir, strerror(errno));
-		return -1;
-	}
-	unlink(path);
-	(void)fcntl(fd, F_SETFD, FD_CLOEXEC);
 	return fd;
 }
 

@@ -165,15 +165,6 @@ replace(char **field, const char *v)
 	*field = v != NULL ? xstrdup(v) : NULL;
 }
 
-static int
-has_ctl(const char *s)
-{
-	for (; *s; s++)
-		if ((unsigned char)*s < 0x20 || *s == 0x7f)
-			return 1;
-	return 0;
-}
-
 /* on/off and their msmtp spellings; a bare key is on */
 static int
 parse_bool(const char *v)

@@ -125,7 +125,6 @@ static int	 qfail(struct fail *, enum fail_class, const char *, ...)
 		    __attribute__((format(printf, 3, 4)));
 static int	 io_fail(struct fail *, const struct qdir *, const char *,
 		    const char *);
-static int	 write_all(int, const void *, size_t);
 static void	 buf_add(struct buf *, const char *, ...)
 		    __attribute__((format(printf, 2, 3)));
 static void	 one_line(char *, size_t, const char *);
@@ -301,25 +300,6 @@ io_fail(struct fail *f, const struct qdir *q, const char *sub,
 	fail_set(f, FAIL_IO, "queue %s%s/%s: %s", q->path, sub, name,
 	    strerror(errno));
 	return -1;
-}
-
-static int
-write_all(int fd, const void *p, size_t n)
-{
-	const char *s = p;
-
-	while (n > 0) {
-		ssize_t w = write(fd, s, n);
-
-		if (w == -1) {
-			if (errno == EINTR)
-				continue;
-			return -1;
-		}
-		s += w;
-		n -= (size_t)w;
-	}
-	return 0;
 }
 
 static void
@@ -545,6 +525,11 @@ queue_store(const char *dir, const struct queue_env *env, struct msg *m,
 		rc = 0;
 	if (rc == -1)
 		unlinkat(q.tmp, id, 0);
+	/* SPEC: a permanent failure is kept in the failed folder, with
+	 * the reply that refused it */
+	else if (env->failed != NULL && finish_failed(&q, id, env->failed,
+	    f) == -1)
+		rc = -1;
 out:
 	if (rc == -1)
 		*id = '\0';

@@ -48,6 +48,9 @@ struct queue_env {
 	const char		*sender;	/* "" = null sender <> */
 	const struct strv	*rcpts;		/* at least one */
 	const char		*account;	/* config account, or NULL */
+	const char		*failed;	/* a permanent failure: store it
+						   straight into DIR/failed with
+						   this reason, or NULL */
 	const char		*why;		/* the temporary failure that
 						   queued it (counts as attempt
 						   1), or NULL (-odq: never

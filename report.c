@@ -109,8 +109,9 @@ report_server_id(const char *reply, char *out, size_t cap)
 			return 0;
 		while (b > reply && b[-1] != ' ')
 			b--;
-		if (b == m || b - reply < 4)
-			return 0;
+		if (b == m || b - reply < 4 || strspn(b, "0123456789.") >=
+		    (size_t)(m - b))
+			return 0;	/* "250 2.0.0 Message accepted" */
 		p = b;
 	}
 	n = strcspn(p, " ;,)>\t");
@@ -119,6 +120,24 @@ report_server_id(const char *reply, char *out, size_t cap)
 	memcpy(out, p, n);
 	out[n] = '\0';
 	return 1;
+}
+
+/* The server reply behind a failure: the failing reply, else the
+ * first refused recipient's; NULL (and *code 0) if none. */
+static const char *
+failing(const struct smtp_result *res, int *code)
+{
+	*code = 0;
+	if (res->code != 0) {
+		*code = res->code;
+		return res->reply;
+	}
+	for (size_t i = 0; res->rcpt != NULL && i < res->nrcpt; i++)
+		if (!res->rcpt[i].accepted && res->rcpt[i].code != 0) {
+			*code = res->rcpt[i].code;
+			return res->rcpt[i].text;
+		}
+	return NULL;
 }
 
 static void
@@ -182,12 +201,14 @@ report_json(FILE *fp, const struct report *r)
 	fputs(",\"error\":", fp);
 	json_str(fp, r->error);
 	if (r->error != NULL && res != NULL) {
+		const char *why = failing(res, &code);
+
 		fputs(",\"error_phase\":", fp);
 		json_str(fp, smtp_phase_names[res->phase]);
-		if (code != 0) {
+		if (why != NULL) {
 			fprintf(fp, ",\"error_code\":%d,\"error_reply\":",
 			    code);
-			json_str(fp, res->reply);
+			json_str(fp, why);
 		}
 		fprintf(fp, ",\"may_have_been_delivered\":%s",
 		    res->maybe_delivered ? "true" : "false");
@@ -209,9 +230,10 @@ kv(char *out, size_t cap, size_t o, const char *key, const char *val)
 		clean[k++] = (unsigned char)*p < 0x20 || *p == '\'' ||
 		    *p == 0x7f ? '_' : *p;
 	clean[k] = '\0';
+	/* msmtp quotes values that may hold spaces: key='a b' */
 	if (o < cap)
-		o += (size_t)snprintf(out + o, cap - o, "%s%s=%s", o ? " " : "",
-		    key, clean);
+		o += (size_t)snprintf(out + o, cap - o, strchr(clean, ' ') ?
+		    "%s%s='%s'" : "%s%s=%s", o ? " " : "", key, clean);
 	return o;
 }
 
@@ -221,6 +243,7 @@ report_line(char *out, size_t cap, const struct report *r)
 	char rcpts[2048] = "", num[32], id[128];
 	const struct smtp_result *res = r->res;
 	size_t o = 0, ro = 0;
+	int fcode = 0;
 
 	out[0] = '\0';
 	for (size_t i = 0; i < r->nrcpt && ro + 2 < sizeof(rcpts); i++)
@@ -240,10 +263,10 @@ report_line(char *out, size_t cap, const struct report *r)
 		o = kv(out, cap, o, "smtpmsg", res->final);
 		if (report_server_id(res->final, id, sizeof(id)))
 			o = kv(out, cap, o, "serverid", id);
-	} else if (res != NULL && res->code != 0) {
-		snprintf(num, sizeof(num), "%d", res->code);
+	} else if (res != NULL && failing(res, &fcode) != NULL) {
+		snprintf(num, sizeof(num), "%d", fcode);
 		o = kv(out, cap, o, "smtpstatus", num);
-		o = kv(out, cap, o, "smtpmsg", res->reply);
+		o = kv(out, cap, o, "smtpmsg", failing(res, &fcode));
 	}
 	if (r->queue_id != NULL)
 		o = kv(out, cap, o, "queueid", r->queue_id);

@@ -1232,6 +1232,7 @@ smtp_open(const struct smtp_params *p, struct smtp_result *res)
 		goto fail;
 	s->caps = res->caps;
 	s->tls = res->tls;
+	s->res = NULL;		/* res is the caller's, done with here */
 	return (struct smtp_conn *)s;
 fail:
 	if (res->fail.cls == FAIL_PROTOCOL)
@@ -1262,11 +1263,9 @@ smtp_send(struct smtp_conn *sc, const struct smtp_params *p, struct msg *m,
 	struct session *s = (struct session *)sc;
 	int rc = -1;
 
-	if (res != s->res) {
-		res_init(res, p);
-		res->caps = s->caps;
-		res->tls = s->tls;
-	}
+	res_init(res, p);
+	res->caps = s->caps;
+	res->tls = s->tls;
 	s->p = p;
 	s->res = res;
 	s->msg = m;
@@ -1286,6 +1285,7 @@ out:
 	/* p and res belong to the caller's message: forget them */
 	s->p = s->p0;
 	s->msg = NULL;
+	s->res = NULL;
 	return rc;
 }
 
@@ -1306,8 +1306,10 @@ smtp_session(const struct smtp_params *p, struct msg *m,
 
 	if (sc == NULL)
 		return -1;
-	if (!p->serverinfo)
+	if (!p->serverinfo) {
+		smtp_result_free(res);	/* smtp_send starts a new one */
 		rc = smtp_send(sc, p, m, res);
+	}
 	smtp_close(sc);
 	return rc;
 }

@@ -408,15 +408,6 @@ parse_cmdline(struct cli *c, int argc, char **argv)
 
 /* --- the config file and the settings ------------------------------ */
 
-static int
-has_ctl(const char *s)
-{
-	for (; *s; s++)
-		if ((unsigned char)*s < 0x20 || *s == 0x7f)
-			return 1;
-	return 0;
-}
-
 /* This host's FQDN for EHLO and Message-ID, else "localhost". */
 static const char *
 fqdn(void)
@@ -1004,8 +995,8 @@ emit_report(struct ctx *x, const struct smtp_params *p, struct msg *m,
 	r.user = o->auth != SMTP_AUTH_OFF ? o->user : NULL;
 	r.connect_ms = x->t_greeting ? x->t_greeting - x->t0 : -1;
 	r.total_ms = now_ms() - x->t0;
-	if (o->report_json)
-		report_json(stdout, &r);
+	if (o->report_json)	/* in -bs mode stdout is the SMTP channel */
+		report_json(o->mode == MODE_BS ? stderr : stdout, &r);
 	if (o->logfile != NULL && report_logfile(o->logfile, &r) == -1)
 		fprintf(stderr, "%s: cannot write the log %s: %s\n",
 		    progname, o->logfile, strerror(errno));
@@ -1052,17 +1043,29 @@ run_serverinfo(struct ctx *x)
 	return code;
 }
 
+/* The server's words for a failure: the failing reply, else the first
+ * refused recipient's, else our own message. */
+static const char *
+failure_reply(const struct smtp_result *res)
+{
+	if (res->code != 0)
+		return res->reply;
+	for (size_t i = 0; i < res->nrcpt; i++)
+		if (!res->rcpt[i].accepted && res->rcpt[i].text != NULL)
+			return res->rcpt[i].text;
+	return res->fail.msg;
+}
+
 /*
  * Put a message in the queue; prints the line that says so.  why: the
  * temporary failure that queued it, or NULL (-odq).
  */
 static int
 to_queue(struct ctx *x, const struct smtp_params *p, struct msg *m,
-    const char *why, char *id)
+    const char *why, const char *failed, char *id, struct fail *f)
 {
 	struct queue_env env;
 	struct strv rcpts = { NULL, 0, 0 };
-	struct fail f = { 0 };
 	int rc;
 
 	for (size_t i = 0; i < p->nrcpt; i++)
@@ -1072,18 +1075,38 @@ to_queue(struct ctx *x, const struct smtp_params *p, struct msg *m,
 	env.rcpts = &rcpts;
 	env.account = x->o->account_name;
 	env.why = why;
-	rc = queue_store(x->o->queue, &env, m, id, &f);
+	env.failed = failed;
+	rc = queue_store(x->o->queue, &env, m, id, f);
 	strv_free(&rcpts);
 	if (rc == -1) {
 		fprintf(stderr, "%s: could not queue the message: %s\n",
-		    progname, f.msg);
+		    progname, f->msg);
 		return -1;
 	}
-	if (!x->o->quiet)
+	if (failed != NULL)
+		fprintf(stderr, "%s: message kept in %s/failed/%s\n",
+		    progname, x->o->queue, id);
+	else if (!x->o->quiet)
 		fprintf(stderr, "%s: message queued as %s in %s%s%s\n",
 		    progname, id, x->o->queue, why ? ": " : "",
 		    why ? why : "");
 	return 0;
+}
+
+/* RFC 5321 4.1.2: a sender needs a domain; cron's "root" gets
+ * @maildomain (else this host's name).  "" (null sender) stays. */
+static char *
+qualify(const struct opts *o, const char *a)
+{
+	const char *dom = o->maildomain && *o->maildomain ? o->maildomain :
+	    o->domain;
+	char *q;
+
+	if (*a == '\0' || strchr(a, '@') != NULL)
+		return xstrdup(a);
+	q = xmalloc(strlen(a) + strlen(dom) + 2);
+	sprintf(q, "%s@%s", a, dom);
+	return q;
 }
 
 /* The envelope sender: -f (or the config's from), else user@maildomain
@@ -1095,9 +1118,13 @@ envelope_sender(const struct opts *o, struct msg *m, const char *defaddr)
 	struct fail f = { 0 };
 
 	if (o->from != NULL) {
+		char *q;
+
 		if (msg_parse_addr(o->from, &s, &f) == -1)
 			die(exit_code(f.cls), "invalid sender: %s", f.msg);
-		return s;
+		q = qualify(o, s);
+		free(s);
+		return q;
 	}
 	if (o->auto_from) {
 		s = xmalloc(strlen(login_name()) + strlen(o->maildomain ?
@@ -1107,7 +1134,7 @@ envelope_sender(const struct opts *o, struct msg *m, const char *defaddr)
 		return s;
 	}
 	if (m != NULL && msg_from_addr(m) != NULL)
-		return xstrdup(msg_from_addr(m));
+		return qualify(o, msg_from_addr(m));
 	return xstrdup(defaddr);
 }
 
@@ -1119,9 +1146,17 @@ deliver_one(struct ctx *x, struct smtp_params *p, struct msg *m)
 	char id[QUEUE_ID_MAX] = "";
 	int rc, code;
 
+	struct fail qf = { 0 };
+
 	if (o->queue_only) {
-		if (to_queue(x, p, m, NULL, id) == -1)
-			return 74;
+		if (to_queue(x, p, m, NULL, NULL, id, &qf) == -1) {
+			code = exit_code(qf.cls);
+			emit_report(x, p, m, NULL, "failed", NULL, qf.msg,
+			    code);
+			if (o->file == NULL)
+				save_dead_letter(m, p->sender);
+			return code;
+		}
 		emit_report(x, p, m, NULL, "queued", id, NULL, 0);
 		return 0;
 	}
@@ -1129,12 +1164,19 @@ deliver_one(struct ctx *x, struct smtp_params *p, struct msg *m)
 	code = report_errors(&res, rc);
 	/* A temporary failure with a queue: keep it there and succeed.
 	 * After the final dot it may have been delivered: keeping it
-	 * risks a duplicate, dropping it risks a loss; we keep it. */
+	 * risks a duplicate, dropping it risks a loss; we keep it.  A
+	 * permanent one is kept in the queue's failed folder. */
 	if (rc != 0 && o->queue != NULL && code == 75 &&
-	    to_queue(x, p, m, res.fail.msg, id) == 0) {
+	    to_queue(x, p, m, res.fail.msg, NULL, id, &qf) == 0) {
 		emit_report(x, p, m, &res, "queued", id, res.fail.msg, 0);
 		smtp_result_free(&res);
 		return 0;
+	}
+	if (rc != 0 && o->queue != NULL && code != 75 && qf.cls == FAIL_NONE &&
+	    to_queue(x, p, m, NULL, failure_reply(&res), id, &qf) == 0) {
+		emit_report(x, p, m, &res, "failed", id, res.fail.msg, code);
+		smtp_result_free(&res);
+		return code;
 	}
 	emit_report(x, p, m, &res, rc != 0 ? "failed" : res.nrefused ?
 	    "partial" : "sent", NULL, rc != 0 ? res.fail.msg : NULL, code);
@@ -1189,8 +1231,7 @@ run_send(struct ctx *x, char **args, int nargs)
 		if (msg_parse_addrlist(args[i], strlen(args[i]), &rcpt, &f)
 		    == -1)
 			die(exit_code(f.cls), "%s", f.msg);
-	defaddr = xmalloc(strlen(login_name()) + strlen(o->domain) + 2);
-	sprintf(defaddr, "%s@%s", login_name(), o->domain);
+	defaddr = qualify(o, login_name());
 	/* the address of an added From: is the envelope sender's */
 	if (o->from != NULL && msg_parse_addr(o->from, &hfrom, &f) == -1)
 		die(exit_code(f.cls), "invalid sender: %s", f.msg);
@@ -1437,11 +1478,12 @@ bs_relay(void *arg, const char *sender, const struct strv *rcpts, int fd,
 		    " as " : "", report_server_id(res.final, sid, sizeof(sid))
 		    ? sid : "");
 	else if (x->o->queue != NULL && code == 75 &&
-	    to_queue(x, &p, m, res.fail.msg, id) == 0) {
+	    to_queue(x, &p, m, res.fail.msg, NULL, id, &f) == 0) {
 		snprintf(reply, cap, "250 2.0.0 Ok: queued as %s", id);
 		code = 0;
-	} else if (res.code >= 400 && !res.maybe_delivered)
-		snprintf(reply, cap, "%s", res.reply);
+	} else if (failure_reply(&res) != res.fail.msg &&
+	    !res.maybe_delivered)
+		snprintf(reply, cap, "%s", failure_reply(&res));
 	else
 		snprintf(reply, cap, "%s %s", code == 75 ? "451 4.4.1" :
 		    code == 65 ? "554 5.6.0" : "554 5.0.0", res.fail.msg);

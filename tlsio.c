@@ -40,23 +40,8 @@ static int	 parse_pin(const char *, unsigned char *);
 static int
 wait_io(int fd, int want, long long deadline)
 {
-	struct pollfd pfd;
-
-	for (;;) {
-		long long left = deadline - now_ms();
-		int n;
-
-		if (left <= 0)
-			return 0;
-		pfd.fd = fd;
-		pfd.events = want == SSL_ERROR_WANT_WRITE ? POLLOUT : POLLIN;
-		pfd.revents = 0;
-		n = poll(&pfd, 1, left > 60000 ? 60000 : (int)left);
-		if (n > 0)
-			return 1;
-		if (n < 0 && errno != EINTR)
-			return -1;
-	}
+	return poll_until(fd, want == SSL_ERROR_WANT_WRITE ? POLLOUT : POLLIN,
+	    deadline);
 }
 
 /* "SHA256:AB:CD..." or plain hex -> 32 bytes; -1 if malformed. */

@@ -72,4 +72,18 @@ char	*sanitize(char *dst, size_t cap, const char *src, size_t len);
 /* Monotonic clock in milliseconds. */
 long long now_ms(void);
 
+/* poll() fd for events until the absolute deadline (now_ms() clock):
+ * 1 ready, 0 deadline passed, -1 error (errno). */
+int	 poll_until(int fd, short events, long long deadline);
+
+/* write(2) all of it, retrying on EINTR (blocking descriptors). */
+int	 write_all(int fd, const void *, size_t);
+
+/* An unlinked temporary file in $TMPDIR (else /tmp), close-on-exec:
+ * gone by itself whatever happens to us.  -1 with errno. */
+int	 tmp_file(void);
+
+/* Non-zero if s holds a C0 control character or DEL. */
+int	 has_ctl(const char *s);
+
 #endif

@@ -46,7 +46,8 @@ RAW = {"stdin", "stdin-crlf", "stdin-escaped", "stdin-py", "data",
        "data-escaped", "data-py", "file", "file-escaped", "server", "desc"}
 KNOWN = RAW | {"args", "client", "data-re", "exit", "stderr", "stdout",
                "deadletter", "timeout", "expect-markers", "connections",
-               "env", "size", "file-mode", "transcript"}
+               "env", "size", "file-mode", "transcript", "stdout-json",
+               "files"}
 
 # Never acceptable on stderr, whatever the case says.
 SANITIZER = re.compile(r"AddressSanitizer|LeakSanitizer|runtime error:|"
@@ -219,6 +220,81 @@ def regex_checks(what, patterns, text, subst):
             bad.append("%s: must not match: %s" % (what, pat))
         elif not neg and not found:
             bad.append("%s: no match for: %s" % (what, pat))
+    return bad
+
+
+def json_checks(exprs, text, subst):
+    """stdout-json: every non-empty stdout line is one JSON object; each
+    expression (Python, with j = the list of objects, re available) must
+    be true.  Returns a list of problems."""
+    j = []
+    for no, ln in enumerate(text.splitlines(), 1):
+        if not ln.strip():
+            continue
+        try:
+            j.append(json.loads(ln))
+        except ValueError as e:
+            return ["stdout-json: line %d is not JSON (%s): %s"
+                    % (no, e, ln[:200])]
+    bad = []
+    for e in exprs:
+        e = e.strip()
+        for k, v in subst.items():
+            e = e.replace(k, v)
+        try:
+            ok = eval(e, {"__builtins__": __builtins__, "re": re},
+                      {"j": j})
+        except Exception as ex:  # a failed lookup is a failed check
+            ok = False
+            e += "  (%s: %s)" % (type(ex).__name__, ex)
+        if not ok:
+            bad.append("stdout-json: false: %s" % e)
+    if bad:
+        bad.append("stdout was: %s" % text.strip()[:800])
+    return bad
+
+
+def file_checks(lines, home, tmp, subst):
+    """files: "GLOB N" (exactly N paths match) or "GLOB =~ REGEX" (at
+    least one path matches and each one's content matches REGEX,
+    re.search MULTILINE).  GLOB is relative to %TMP%, or to %HOME% with
+    a leading ~/; "!" in REGEX position negates ("GLOB !~ REGEX")."""
+    bad = []
+    for ln in lines:
+        m = re.fullmatch(r"\s*(\S+)\s+(?:(\d+)|([=!])~\s+(.*?))\s*", ln)
+        if not m:
+            raise CaseError("--- files: 'GLOB N' or 'GLOB =~ REGEX' per "
+                            "line: %r" % ln)
+        pat = m.group(1)
+        for k, v in subst.items():
+            pat = pat.replace(k, v)
+        if pat.startswith("~/"):
+            pat = os.path.join(home, pat[2:])
+        elif not pat.startswith("/"):
+            pat = os.path.join(tmp, pat)
+        got = sorted(glob.glob(pat))
+        if m.group(2) is not None:
+            if len(got) != int(m.group(2)):
+                bad.append("files: %s: expected %s, found %d%s"
+                           % (m.group(1), m.group(2), len(got),
+                              (": " + ", ".join(os.path.basename(g)
+                                                for g in got[:5]))
+                              if got else ""))
+            continue
+        if not got:
+            bad.append("files: %s: no such file" % m.group(1))
+            continue
+        for g in got:
+            try:
+                with open(g, "rb") as f:
+                    content = f.read().decode("utf-8", "surrogateescape")
+            except OSError as e:
+                bad.append("files: %s: %s" % (g, e))
+                continue
+            pr = regex_checks("files " + os.path.basename(g),
+                              [("!" if m.group(3) == "!" else "") +
+                               m.group(4)], content, subst)
+            bad += pr
     return bad
 
 
@@ -454,6 +530,39 @@ class Runner:
                 continue
         p.stdout.close()
 
+    def write_files(self, sec, subst, home, tmp, csub):
+        """The file sections (subdirectories made as needed; %PORT%
+        %FREEPORT% %HOME% %TMP% substituted in bodies), then file-mode."""
+        def fsub(b):
+            """%PORT% %FREEPORT% %HOME% %TMP% in file bodies"""
+            for k in ("%PORT%", "%FREEPORT%", "%HOME%", "%TMP%"):
+                b = b.replace(k.encode(), subst[k].encode())
+            return b
+
+        for kind in ("file", "file-escaped"):
+            for fname, lines in sec.get(kind, []):
+                base = home if fname.startswith("~/") else tmp
+                fname = fname[2:] if fname.startswith("~/") else fname
+                if not fname or fname.startswith("/") or \
+                        ".." in fname.split("/"):
+                    raise CaseError("--- %s needs a relative file name"
+                                    % kind)
+                fpath = os.path.join(base, fname)
+                os.makedirs(os.path.dirname(fpath), exist_ok=True)
+                with open(fpath, "wb") as f:
+                    f.write(fsub(csub(raw_bytes(kind, lines))))
+        for ln in lines_of(sec, "file-mode") or []:
+            m = re.fullmatch(r"\s*(\S+)\s+([0-7]{3,4})\s*", ln)
+            if not m:
+                raise CaseError("--- file-mode: NAME OCTAL-MODE per line")
+            fname = m.group(1)
+            base = home if fname.startswith("~/") else tmp
+            fname = fname[2:] if fname.startswith("~/") else fname
+            try:
+                os.chmod(os.path.join(base, fname), int(m.group(2), 8))
+            except OSError as e:
+                raise CaseError("--- file-mode: %s" % e)
+
     def run_case(self, path):
         name = os.path.basename(path)[:-5]
         problems = []
@@ -483,26 +592,6 @@ class Runner:
                 b = b.replace(k.encode(), v.encode())
             return b
 
-        for kind in ("file", "file-escaped"):
-            for fname, lines in sec.get(kind, []):
-                base = home if fname.startswith("~/") else tmp
-                fname = fname[2:] if fname.startswith("~/") else fname
-                if not fname or "/" in fname:
-                    raise CaseError("--- %s needs a plain file name" % kind)
-                with open(os.path.join(base, fname), "wb") as f:
-                    f.write(csub(raw_bytes(kind, lines)))
-        for ln in lines_of(sec, "file-mode") or []:
-            m = re.fullmatch(r"\s*(\S+)\s+([0-7]{3,4})\s*", ln)
-            if not m:
-                raise CaseError("--- file-mode: NAME OCTAL-MODE per line")
-            fname = m.group(1)
-            base = home if fname.startswith("~/") else tmp
-            fname = fname[2:] if fname.startswith("~/") else fname
-            try:
-                os.chmod(os.path.join(base, fname), int(m.group(2), 8))
-            except OSError as e:
-                raise CaseError("--- file-mode: %s" % e)
-
         server = one(sec, "server")
         srv = None
         if server is not None:
@@ -511,6 +600,13 @@ class Runner:
             subst["%PORT%"] = port
         else:
             subst["%PORT%"] = "9"       # discard: nothing listens there
+
+        try:
+            self.write_files(sec, subst, home, tmp, csub)
+        except Exception:
+            if srv:
+                self.stop_server(srv)
+            raise
 
         def sub(s):
             for k, v in subst.items():
@@ -672,11 +768,16 @@ class Runner:
             problems.append("stderr not empty on success: %s"
                             % errs.strip()[:300])
         so = lines_of(sec, "stdout")
+        sj = lines_of(sec, "stdout-json")
         if so is None:
-            if out:
+            if out and sj is None:
                 problems.append("stdout not empty: %s" % show(out, 200))
         else:
             problems += regex_checks("stdout", so, outs, subst)
+        if sj is not None:
+            problems += json_checks(sj, outs, subst)
+        problems += file_checks(lines_of(sec, "files") or [], home, tmp,
+                                subst)
         # dead.letter
         dl = lines_of(sec, "deadletter")
         dpath = os.path.join(home, "dead.letter")
