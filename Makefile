@@ -115,10 +115,11 @@ install: all
 	cp docs/smtpsend.1 $(DESTDIR)$(MANDIR)/man1/smtpsend.1
 	chmod 644 $(DESTDIR)$(MANDIR)/man1/smtpsend.1
 
-# A sendmail link for cron, mailx, PHP and friends.
+# sendmail and mailq links for cron, mailx, PHP and friends.
 install-sendmail: install
 	mkdir -p $(DESTDIR)$(SBINDIR)
 	ln -sf $(BINDIR)/smtpsend $(DESTDIR)$(SBINDIR)/sendmail
+	ln -sf $(BINDIR)/smtpsend $(DESTDIR)$(BINDIR)/mailq
 
 clean:
 	rm -f smtpsend $(OBJS) $(UNITS)

@@ -425,6 +425,12 @@ static const struct keydef keydefs[] = {
 	{ "syslog",			"syslog",		V_SYSLOG },
 	{ "report",			"report",		V_REPORT },
 	{ "quiet",			"quiet",		V_BOOL },
+	/* the other long options: every one is a key (SPEC) */
+	{ "fullname",			"fullname",		V_STR },
+	{ "read-recipients",		"read-recipients",	V_BOOL },
+	{ "queue-only",			"queue-only",		V_BOOL },
+	{ "verbose",			"verbose",		V_BOOL },
+	{ "dsn-envid",			"dsn-envid",		V_STR },
 	{ "proxy-host",			NULL,			V_UNSUP },
 	{ "proxy-port",			NULL,			V_UNSUP },
 	{ "socket",			NULL,			V_UNSUP },

@@ -82,7 +82,7 @@ static const struct setting table[] = {
 	S("file",		file,		CLI),
 	F("dsn-notify",		set_notify,	CLI | CFG),
 	F("dsn-return",		set_ret,	CLI | CFG),
-	F("dsn-envid",		set_envid,	CLI),
+	F("dsn-envid",		set_envid,	CLI | CFG),
 	B("read-recipients",	read_rcpts,	CLI | CFG),
 	B("allow-partial",	allow_partial,	CLI | CFG),
 	S("aliases",		aliases,	CLI | CFG),

@@ -69,12 +69,14 @@ suite "man page" manlint
 suite "cases" "$PY" tests/run_cases.py --bin ./smtpsend
 suite "misc" env SMTPSEND=./smtpsend "$PY" tests/run_misc.py
 suite "real servers" env SMTPSEND=./smtpsend sh tests/run_real.sh
+suite "callers" env SMTPSEND=./smtpsend "$PY" tests/run_callers.py
 for u in smtp msg auth conf queue bs; do
 	suite "unit $u (asan)" build-asan/test_$u
 done
 suite "cases (asan)" "$PY" tests/run_cases.py --bin build-asan/smtpsend
 suite "misc (asan)" env SMTPSEND=build-asan/smtpsend "$PY" tests/run_misc.py
 suite "real servers (asan)" env SMTPSEND=build-asan/smtpsend sh tests/run_real.sh
+suite "callers (asan)" env SMTPSEND=build-asan/smtpsend "$PY" tests/run_callers.py
 
 echo "$pass passed, $fail failed"
 [ "$fail" -eq 0 ]

@@ -297,6 +297,7 @@ class Sink:
         self.stopping = threading.Event()
         self.nconn = 0
         self.threads = []
+        self.socks = []
         self.t = threading.Thread(target=self.accept_loop, daemon=True)
         self.t.start()
 
@@ -313,6 +314,7 @@ class Sink:
                 self.nconn += 1
                 n = self.nconn
                 self.lines[n] = []
+                self.socks.append(s)
             t = threading.Thread(target=self.serve, args=(s, n),
                                  daemon=True)
             self.threads.append(t)
@@ -389,6 +391,13 @@ class Sink:
         self.stopping.set()
         self.t.join(5)
         self.ls.close()
+        with self.lock:
+            socks = list(self.socks)
+        for s in socks:
+            try:
+                s.shutdown(socket.SHUT_RDWR)
+            except OSError:
+                pass
         for t in self.threads:
             t.join(5)
 
@@ -650,6 +659,9 @@ def sc_queue_flush_race(ctx):
     ctx.check(not dups, "each message delivered exactly once", repr(dups))
     ctx.check(ctx.queued() == [], "queue empty", repr(ctx.queued()))
     ctx.check(len(ids) == 6, "six queued")
+    ctx.log.write("race: %d connections; per connection: %r\n" % (
+        sink.nconn, [sum(1 for m in sink.messages if m["conn"] == c)
+                     for c in range(1, sink.nconn + 1)]))
 
 
 def sc_queue_kill9_before_final_reply(ctx):

@@ -176,6 +176,7 @@ store(struct msg *m, const char *sender, const char *rcpts,
 	env.rcpts = &rv;
 	env.account = account;
 	env.why = why;
+	env.failed = NULL;
 	fail_reset(&f);
 	rc = queue_store(qdir, &env, m, id, &f);
 	if (rc == -1)
@@ -548,7 +549,7 @@ test_big(void)
 	struct ctx c;
 	struct fail f;
 	struct strv rv = { NULL, 0, 0 };
-	struct queue_env env = { "a@x", &rv, NULL, NULL };
+	struct queue_env env = { "a@x", &rv, NULL, NULL, NULL };
 	struct msg *m;
 	char id[QUEUE_ID_MAX], path[512], *text, *stored, *wire, *p;
 	size_t n, slen, wlen, i;
@@ -1003,6 +1004,39 @@ test_unsafe(void)
 	msg_free(m);
 }
 
+/* A permanent failure at send time goes straight to failed/ with the
+ * server's reply, never into the queue proper (SPEC Reliability). */
+static void
+test_store_failed(void)
+{
+	struct strv rv = { NULL, 0, 0 };
+	struct queue_env env = { "a@x", &rv, NULL, "550 5.1.1 <b@y> unknown",
+	    NULL };
+	struct queue_entry *v;
+	struct fail f;
+	struct msg *m = make_msg(MSG1);
+	char id[QUEUE_ID_MAX], name[600], *text;
+	size_t n, len;
+
+	fresh("storefailed");
+	strv_add(&rv, "b@y");
+	fail_reset(&f);
+	CHECK(queue_store(qdir, &env, m, id, &f) == 0 && id[0] != '\0');
+	snprintf(name, sizeof(name), "%s/failed/%s", qdir, id);
+	CHECK(access(name, F_OK) == 0);
+	snprintf(name, sizeof(name), "%s/%s", qdir, id);
+	CHECK(access(name, F_OK) == -1 && errno == ENOENT);
+	snprintf(name, sizeof(name), "%s/failed/%s.reason", qdir, id);
+	text = slurp(name, &len);
+	CHECK(text != NULL && strcmp(text, "550 5.1.1 <b@y> unknown\n") == 0);
+	free(text);
+	fail_reset(&f);
+	CHECK(queue_list(qdir, &v, &n, &f) == 0 && n == 0);
+	queue_list_free(v, n);
+	strv_free(&rv);
+	msg_free(m);
+}
+
 int
 main(void)
 {
@@ -1015,6 +1049,7 @@ main(void)
 	test_store_list();
 	test_reject();
 	test_outcomes();
+	test_store_failed();
 	test_order();
 	test_big();
 	test_locked();
