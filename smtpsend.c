@@ -1372,6 +1372,9 @@ flush_one(void *arg, const struct queue_entry *e, char *why, size_t cap)
 	    strcmp(e->account, o->account_name) != 0)) {
 		snprintf(why, cap, "queued for account %s (flush with -a %s)",
 		    e->account, e->account);
+		/* errors always show: a cron flush must say what it left */
+		fprintf(stderr, "%s: message %s not sent: %s\n", progname,
+		    e->id, why);
 		return QUEUE_SKIP;
 	}
 	if (x->relay_down) {
@@ -1399,8 +1402,9 @@ flush_one(void *arg, const struct queue_entry *e, char *why, size_t cap)
 	if (rc == 0)
 		out = QUEUE_SENT;
 	else {
+		/* keep the server's own words for -bp and failed/ */
 		out = code == 75 ? QUEUE_RETRY : QUEUE_FAILED;
-		xstrlcpy(why, res.fail.msg, cap);
+		xstrlcpy(why, failure_reply(&res), cap);
 	}
 	emit_report(x, &p, m, &res, out == QUEUE_SENT ? (res.nrefused ?
 	    "partial" : "sent") : out == QUEUE_RETRY ? "queued" : "failed",

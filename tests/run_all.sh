@@ -68,6 +68,7 @@ done
 suite "man page" manlint
 suite "cases" "$PY" tests/run_cases.py --bin ./smtpsend
 suite "misc" env SMTPSEND=./smtpsend "$PY" tests/run_misc.py
+suite "scenarios" env SMTPSEND=./smtpsend "$PY" tests/run_scenarios.py
 suite "real servers" env SMTPSEND=./smtpsend sh tests/run_real.sh
 suite "callers" env SMTPSEND=./smtpsend "$PY" tests/run_callers.py
 for u in smtp msg auth conf queue bs; do
@@ -75,6 +76,7 @@ for u in smtp msg auth conf queue bs; do
 done
 suite "cases (asan)" "$PY" tests/run_cases.py --bin build-asan/smtpsend
 suite "misc (asan)" env SMTPSEND=build-asan/smtpsend "$PY" tests/run_misc.py
+suite "scenarios (asan)" env SMTPSEND=build-asan/smtpsend "$PY" tests/run_scenarios.py
 suite "real servers (asan)" env SMTPSEND=build-asan/smtpsend sh tests/run_real.sh
 suite "callers (asan)" env SMTPSEND=build-asan/smtpsend "$PY" tests/run_callers.py
 

@@ -854,6 +854,61 @@ def sc_queue_config_key_and_flush_account(ctx):
         sink.stop()
 
 
+def sc_queue_account_flush(ctx):
+    """A message queued under an account (-a work) is flushed with that
+    account's settings only: a flush without -a skips it (exit 75, still
+    queued, stderr says to flush with -a work; man page); -q -a work
+    delivers it through the work relay."""
+    rc_path = os.path.join(ctx.tmp, "rc")
+    q = os.path.join(ctx.home, "queue")
+    down = free_port()
+    work = Sink()
+    other = Sink()
+    try:
+        def conf(work_port):
+            with open(rc_path, "w") as f:
+                f.write("defaults\nqueue ~/queue\ntls off\n"
+                        "domain client.test\n\n"
+                        "account work\nhost 127.0.0.1\nport %d\n"
+                        "from me@work.test\n\n"
+                        "account home\nhost 127.0.0.1\nport %d\n"
+                        "from me@home.test\n\naccount default : home\n"
+                        % (work_port, other.port))
+        conf(down)
+        rc, out, err = ctx.run(["-C", rc_path, "-a", "work",
+                                "rcpt@example.org"], MSG)
+        ctx.need(rc == 0 and len(ctx.queued(q)) == 1,
+                 "work relay down: queued", "rc %s: %s" % (rc, err))
+        conf(work.port)
+        rc, out, err = ctx.run(["-C", rc_path, "-q"])
+        ctx.check(rc == 75, "flush without -a: exit 75 (skipped)",
+                  "rc %s: %s" % (rc, err))
+        ctx.check(len(ctx.queued(q)) == 1, "still queued",
+                  repr(ctx.queued(q)))
+        ctx.check(re.search(r"-a work", err), "a non-zero exit says why "
+                  "on stderr (SPEC: errors always): flush with -a work",
+                  repr(err))
+        ctx.check(other.messages == [] and work.messages == [],
+                  "not sent through any relay",
+                  "%d/%d" % (len(other.messages), len(work.messages)))
+        rc, out, err = ctx.run(["-C", rc_path, "-bp"])
+        ctx.check(re.search(r"(?i)account: *work", out),
+                  "-bp shows the account", out)
+        rc, out, err = ctx.run(["-C", rc_path, "-a", "work", "-q"])
+        ctx.check(rc == 0, "-q -a work exits 0", "rc %s: %s" % (rc, err))
+        ctx.check(len(work.messages) == 1 and other.messages == [],
+                  "delivered through the work relay",
+                  "%d/%d" % (len(work.messages), len(other.messages)))
+        ctx.check(work.messages and
+                  work.messages[0]["sender"] == "me@work.test",
+                  "with the envelope sender it was queued with",
+                  repr(work.messages[:1]))
+        ctx.check(ctx.queued(q) == [], "queue empty", repr(ctx.queued(q)))
+    finally:
+        work.stop()
+        other.stop()
+
+
 # ---- -bs through smtplib ---------------------------------------------
 
 class BS:
