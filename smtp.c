@@ -427,6 +427,26 @@ cmd_send(struct session *s, enum smtp_phase ph, const char *fmt, ...)
 	return 0;
 }
 
+/*
+ * A reply that is not the success expected: 4xx/5xx is the server
+ * refusing (recorded as what + its reply), anything else is out of
+ * protocol.  Always -1.
+ */
+static int
+refused(struct session *s, enum smtp_phase ph, const char *cmd,
+    const char *what)
+{
+	s->res->phase = ph;
+	if (s->r.code >= 400 && s->r.code < 600)
+		fail_reply(s, s->r.code >= 500 ? FAIL_PERM : FAIL_TEMP, "%s",
+		    what);
+	else if (cmd == NULL)
+		fail_reply(s, FAIL_PROTOCOL, "unexpected greeting");
+	else
+		fail_reply(s, FAIL_PROTOCOL, "unexpected reply to %s", cmd);
+	return -1;
+}
+
 static int
 do_greeting(struct session *s)
 {
@@ -434,20 +454,15 @@ do_greeting(struct session *s)
 		return -1;
 	if (s->r.code == 220)
 		return 0;
-	s->res->phase = PH_GREETING;
-	if (s->r.code >= 400 && s->r.code < 600)
-		/* RFC 5321 3.1: 554 instead of 220; still QUIT. */
-		fail_reply(s, s->r.code >= 500 ? FAIL_PERM : FAIL_TEMP,
-		    "server refused the connection");
-	else
-		fail_reply(s, FAIL_PROTOCOL, "unexpected greeting");
-	return -1;
+	/* RFC 5321 3.1: 554 instead of 220; still QUIT. */
+	return refused(s, PH_GREETING, NULL, "server refused the connection");
 }
 
 static int
 do_hello(struct session *s)
 {
 	const struct smtp_params *p = s->p;
+	char what[SMTP_LINE_MAX];
 
 	s->hello = p->proto == PROTO_LMTP ? "LHLO" : "EHLO";
 	if (cmd_send(s, PH_EHLO, "%s %s", s->hello, p->helo) == -1 ||
@@ -468,21 +483,11 @@ do_hello(struct session *s)
 			memset(&s->res->caps, 0, sizeof(s->res->caps));
 			return 0;
 		}
-		s->res->phase = PH_HELO;
-		if (s->r.code >= 400 && s->r.code < 600)
-			fail_reply(s, s->r.code >= 500 ? FAIL_PERM : FAIL_TEMP,
-			    "HELO %s rejected", p->helo);
-		else
-			fail_reply(s, FAIL_PROTOCOL, "unexpected reply to HELO");
-		return -1;
+		snprintf(what, sizeof(what), "HELO %s rejected", p->helo);
+		return refused(s, PH_HELO, "HELO", what);
 	}
-	if (s->r.code >= 400 && s->r.code < 600)
-		fail_reply(s, s->r.code >= 500 ? FAIL_PERM : FAIL_TEMP,
-		    "%s %s rejected", s->hello, p->helo);
-	else
-		fail_reply(s, FAIL_PROTOCOL, "unexpected reply to %s",
-		    s->hello);
-	return -1;
+	snprintf(what, sizeof(what), "%s %s rejected", s->hello, p->helo);
+	return refused(s, PH_EHLO, s->hello, what);
 }
 
 static void
@@ -793,15 +798,13 @@ pre_envelope(struct session *s, int *utf8)
 static int
 mail_judge(struct session *s)
 {
+	char what[SMTP_LINE_MAX];
+
 	if (s->r.code >= 200 && s->r.code < 300)
 		return 0;
-	s->res->phase = PH_MAIL;
-	if (s->r.code >= 400)
-		fail_reply(s, s->r.code >= 500 ? FAIL_PERM : FAIL_TEMP,
-		    "MAIL FROM:<%s> rejected", s->p->sender);
-	else
-		fail_reply(s, FAIL_PROTOCOL, "unexpected reply to MAIL FROM");
-	return -1;
+	snprintf(what, sizeof(what), "MAIL FROM:<%s> rejected",
+	    s->p->sender);
+	return refused(s, PH_MAIL, "MAIL FROM", what);
 }
 
 /* Record a RCPT reply; -1 only for a protocol error. */
@@ -863,13 +866,7 @@ data_judge(struct session *s)
 {
 	if (s->r.code == 354)
 		return 0;
-	s->res->phase = PH_DATA;
-	if (s->r.code >= 400)
-		fail_reply(s, s->r.code >= 500 ? FAIL_PERM : FAIL_TEMP,
-		    "DATA rejected");
-	else
-		fail_reply(s, FAIL_PROTOCOL, "unexpected reply to DATA");
-	return -1;
+	return refused(s, PH_DATA, "DATA", "DATA rejected");
 }
 
 /*

@@ -14,8 +14,10 @@
 # through Cyrus SASL with a private sasldb (auxprop) offering PLAIN LOGIN
 # CRAM-MD5 SCRAM-SHA-256 SCRAM-SHA-1.  The test user is DIR/user with
 # password DIR/password (in realm DIR/realm = myhostname, so the bare user
-# name logs in).  The certificate (CERTDIR/server.pem, server.key) comes
-# from tlscerts.sh; without CERTDIR one is made in DIR/certs.
+# name logs in); DIR/user2 and DIR/password2 are a second user,
+# "we=ird,user" with a UTF-8 password.  The certificate (CERTDIR/server.pem,
+# server.key) comes from tlscerts.sh; without CERTDIR one is made in
+# DIR/certs.
 # Mail: DIR/Maildir/new, LF line ends, Return-Path/X-Original-To/
 # Delivered-To/Received prepended.  Logs: DIR/maillog.
 #
@@ -33,6 +35,10 @@ cmd=${1:-}; dir=${2:-}
 REALM=postfix.smtpsend.test
 TUSER=tlsuser
 TPASS='Pf-s3cret pass:word'
+# A second user whose name needs SCRAM's =2C/=3D escapes and whose
+# password is UTF-8 (SASLprep leaves it as it is).
+TUSER2='we=ird,user'
+TPASS2='p\303\244ssw\303\266rd=,x'
 
 master_pid() {
 	f="$dir/queue/pid/master.pid"
@@ -65,6 +71,10 @@ start() {
 	printf '%s' "$TPASS" |
 	    saslpasswd2 -p -f "$dir/etc/sasl/sasldb2" -c -u "$REALM" "$TUSER" ||
 	    die "saslpasswd2 failed"
+	# shellcheck disable=SC2059  # the format's octal escapes are the point
+	printf "$TPASS2" |
+	    saslpasswd2 -p -f "$dir/etc/sasl/sasldb2" -u "$REALM" "$TUSER2" ||
+	    die "saslpasswd2 failed"
 	chown -R postfix "$dir/etc/sasl"
 	chmod 0750 "$dir/etc/sasl"
 	chmod 0640 "$dir/etc/sasl/sasldb2"
@@ -78,6 +88,9 @@ CF
 	chmod 0644 "$dir/etc/sasl/smtpd.conf"
 	echo "$TUSER" >"$dir/user"
 	printf '%s' "$TPASS" >"$dir/password"
+	echo "$TUSER2" >"$dir/user2"
+	# shellcheck disable=SC2059
+	printf "$TPASS2" >"$dir/password2"
 	echo "$REALM" >"$dir/realm"
 
 	cat >"$dir/etc/main.cf" <<CF
