@@ -1037,6 +1037,8 @@ run_serverinfo(struct ctx *x)
 
 	init_params(&p, x);
 	p.sender = "";
+	x->o->tlso.describe = on_info;
+	x->o->tlso.describe_arg = x;
 	rc = smtp_session(&p, NULL, &res);
 	code = rc == 0 ? 0 : report_errors(&res, rc);
 	smtp_result_free(&res);
@@ -1542,8 +1544,8 @@ main(int argc, char **argv)
 		    "read and change this session\n", progname);
 	if (o.tls == TLS_OFF && o.auth != SMTP_AUTH_OFF &&
 	    o.auth != SASL_EXTERNAL && o.mode != MODE_LIST && !o.pretend)
-		fprintf(stderr, "%s: warning: --tls=off: the password will "
-		    "be sent in clear\n", progname);
+		fprintf(stderr, "%s: warning: --tls=off: authentication "
+		    "will send the password in clear\n", progname);
 	switch (o.mode) {
 	case MODE_SERVERINFO:
 		code = run_serverinfo(&x);

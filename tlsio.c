@@ -211,6 +211,33 @@ name_line(X509_NAME *nm, char *out, size_t cap)
 	OPENSSL_free(s);
 }
 
+/* The failure in the words users know (issue 3: expired, unknown
+ * issuer, name mismatch, pin mismatch); OpenSSL's text follows. */
+static const char *
+reason(long v, const char *pin)
+{
+	if (pin != NULL)
+		return "pin mismatch";
+	switch (v) {
+	case X509_V_ERR_CERT_HAS_EXPIRED:
+		return "expired";
+	case X509_V_ERR_CERT_NOT_YET_VALID:
+		return "not yet valid";
+	case X509_V_ERR_HOSTNAME_MISMATCH:
+	case X509_V_ERR_IP_ADDRESS_MISMATCH:
+		return "name mismatch";
+	case X509_V_ERR_DEPTH_ZERO_SELF_SIGNED_CERT:
+		return "self-signed";
+	case X509_V_ERR_SELF_SIGNED_CERT_IN_CHAIN:
+	case X509_V_ERR_UNABLE_TO_GET_ISSUER_CERT:
+	case X509_V_ERR_UNABLE_TO_GET_ISSUER_CERT_LOCALLY:
+	case X509_V_ERR_UNABLE_TO_VERIFY_LEAF_SIGNATURE:
+		return "unknown issuer";
+	default:
+		return "untrusted";
+	}
+}
+
 /* After the handshake: certificate present, chain or pin, name. */
 static int
 verify_peer(struct tlsio *t, const struct tlsio_opts *o, struct fail *f)
@@ -243,8 +270,12 @@ verify_peer(struct tlsio *t, const struct tlsio_opts *o, struct fail *f)
 		why = X509_verify_cert_error_string(t->verify);
 	if (why == NULL)
 		return 0;
-	fail_set(f, FAIL_TLS, "TLS certificate verification failed: %s "
-	    "(subject %s, issuer %s, %s)", why, subj, iss, fp);
+	if (o->describe != NULL)	/* --serverinfo: show what it is */
+		tlsio_describe(t, o->describe, o->describe_arg);
+	fail_set(f, FAIL_TLS, "TLS certificate verification failed: %s%s%s "
+	    "(subject %s, issuer %s, %s)", reason(t->verify, o->fingerprint),
+	    o->fingerprint ? "" : ": ", o->fingerprint ? "" : why, subj, iss,
+	    fp);
 	return -1;
 }
 

@@ -25,6 +25,10 @@ struct tlsio_opts {
 					   colons, "SHA256:" prefix allowed */
 	int		 nocheck;	/* --tls-certcheck=off */
 	int		 min_version;	/* 12 or 13 */
+	/* when set, a certificate that fails verification is still
+	 * described (--serverinfo), one line per call */
+	void		(*describe)(void *, const char *);
+	void		*describe_arg;
 };
 
 struct tlsio;

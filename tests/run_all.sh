@@ -71,6 +71,7 @@ suite "misc" env SMTPSEND=./smtpsend "$PY" tests/run_misc.py
 suite "scenarios" env SMTPSEND=./smtpsend "$PY" tests/run_scenarios.py
 suite "real servers" env SMTPSEND=./smtpsend sh tests/run_real.sh
 suite "callers" env SMTPSEND=./smtpsend "$PY" tests/run_callers.py
+suite "real TLS servers" env SMTPSEND=./smtpsend "$PY" tests/run_real_tls.py
 for u in smtp msg auth conf queue bs; do
 	suite "unit $u (asan)" build-asan/test_$u
 done
@@ -79,6 +80,7 @@ suite "misc (asan)" env SMTPSEND=build-asan/smtpsend "$PY" tests/run_misc.py
 suite "scenarios (asan)" env SMTPSEND=build-asan/smtpsend "$PY" tests/run_scenarios.py
 suite "real servers (asan)" env SMTPSEND=build-asan/smtpsend sh tests/run_real.sh
 suite "callers (asan)" env SMTPSEND=build-asan/smtpsend "$PY" tests/run_callers.py
+suite "real TLS servers (asan)" env SMTPSEND=build-asan/smtpsend "$PY" tests/run_real_tls.py
 
 echo "$pass passed, $fail failed"
 [ "$fail" -eq 0 ]
