@@ -37,7 +37,6 @@ its package, never a skip.  Last line exactly
 "SUITE callers: N passed, M failed"; exit 1 when anything failed.
 KEEP=1 keeps the work directory.
 """
-import ctypes
 import email
 import email.policy
 import os
@@ -53,6 +52,9 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.dirname(HERE)
 SERVERS = os.path.join(HERE, "servers")
 PY = "/usr/bin/python3"
+
+sys.path.insert(0, HERE)
+from run_real import become_subreaper, reap  # noqa: E402  (shared)
 
 passed = 0
 failed = 0
@@ -79,26 +81,6 @@ def check(name, cond, why=""):
     else:
         fail(name, why)
     return bool(cond)
-
-
-def become_subreaper():
-    """Postfix's master outlives the recipe's shell: make it our child so
-    it is reaped here."""
-    try:
-        libc = ctypes.CDLL(None, use_errno=True)
-        libc.prctl(36, 1, 0, 0, 0)  # PR_SET_CHILD_SUBREAPER
-    except (OSError, AttributeError):
-        pass
-
-
-def reap():
-    while True:
-        try:
-            pid, _ = os.waitpid(-1, os.WNOHANG)
-        except ChildProcessError:
-            return
-        if pid == 0:
-            return
 
 
 def lf(data):
