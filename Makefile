@@ -18,16 +18,15 @@ LIBS	= `$(PKG_CONFIG) --libs openssl libidn2`
 SANFLAGS = -O1 -g -fsanitize=address,undefined -fno-omit-frame-pointer \
 	  -fno-sanitize-recover=all
 
-OBJS	= smtpsend.o options.o smtp.o auth.o bs.o conf.o conn.o tlsio.o msg.o \
-	  queue.o report.o util.o
+OBJS	= smtpsend.o $(LIBOBJS)
 LIBOBJS	= options.o smtp.o auth.o bs.o conf.o conn.o tlsio.o msg.o queue.o \
 	  report.o util.o
 HDRS	= smtp.h auth.h bs.h conf.h conn.h options.h queue.h tlsio.h msg.h \
 	  report.h util.h
-ASAN_UNITS = build-asan/test_smtp build-asan/test_msg build-asan/test_auth \
-	  build-asan/test_conf build-asan/test_queue build-asan/test_bs
-UNITS	= tests/unit/test_smtp tests/unit/test_msg tests/unit/test_auth \
-	  tests/unit/test_conf tests/unit/test_queue tests/unit/test_bs
+# C unit tests: tests/unit/test_NAME.c, one binary each, linked with every
+# module but smtpsend.o (main).  A new one only needs its name here.
+UNITNAMES = util smtp msg auth conf queue bs
+UNITS	= $(UNITNAMES:%=tests/unit/test_%)
 
 all: smtpsend
 
@@ -37,65 +36,36 @@ smtpsend: $(OBJS)
 .c.o:
 	$(CC) $(ALLCFLAGS) -c -o $@ $<
 
+# tests/unit/test_NAME from tests/unit/test_NAME.c
+.c:
+	$(CC) $(ALLCFLAGS) -I. -o $@ $< $(LIBOBJS) $(LIBS)
+
 $(OBJS): $(HDRS)
-
-tests/unit/test_smtp: tests/unit/test_smtp.c tests/unit/t.h $(LIBOBJS) $(HDRS)
-	$(CC) $(ALLCFLAGS) -I. -o $@ tests/unit/test_smtp.c $(LIBOBJS) $(LIBS)
-
-tests/unit/test_msg: tests/unit/test_msg.c tests/unit/t.h $(LIBOBJS) $(HDRS)
-	$(CC) $(ALLCFLAGS) -I. -o $@ tests/unit/test_msg.c $(LIBOBJS) $(LIBS)
-
-tests/unit/test_auth: tests/unit/test_auth.c tests/unit/t.h $(LIBOBJS) $(HDRS)
-	$(CC) $(ALLCFLAGS) -I. -o $@ tests/unit/test_auth.c $(LIBOBJS) $(LIBS)
-
-tests/unit/test_conf: tests/unit/test_conf.c tests/unit/t.h $(LIBOBJS) $(HDRS)
-	$(CC) $(ALLCFLAGS) -I. -o $@ tests/unit/test_conf.c $(LIBOBJS) $(LIBS)
-
-tests/unit/test_queue: tests/unit/test_queue.c tests/unit/t.h $(LIBOBJS) $(HDRS)
-	$(CC) $(ALLCFLAGS) -I. -o $@ tests/unit/test_queue.c $(LIBOBJS) $(LIBS)
-
-tests/unit/test_bs: tests/unit/test_bs.c tests/unit/t.h $(LIBOBJS) $(HDRS)
-	$(CC) $(ALLCFLAGS) -I. -o $@ tests/unit/test_bs.c $(LIBOBJS) $(LIBS)
+$(UNITS): $(LIBOBJS) $(HDRS) tests/unit/t.h
 
 unit: $(UNITS)
 
 # The same program and unit tests under AddressSanitizer + UBSan, built
-# apart in build-asan/ so both can be tested in one run.
-asan: build-asan/smtpsend $(ASAN_UNITS)
+# apart in build-asan/ so both can be tested in one run.  Any change to a
+# source or header rebuilds every sanitized object (a minute at most).
+asan: build-asan/smtpsend build-asan/units
 
-build-asan/smtpsend: $(OBJS:.o=.c) $(HDRS)
+build-asan/objs: $(OBJS:.o=.c) $(HDRS)
 	mkdir -p build-asan
-	$(CC) $(ALLCFLAGS) $(SANFLAGS) -o $@ $(OBJS:.o=.c) $(LIBS)
+	for f in $(OBJS:.o=); do \
+	    $(CC) $(ALLCFLAGS) $(SANFLAGS) -c -o build-asan/$$f.o $$f.c || \
+	    exit 1; done
+	touch $@
 
-build-asan/test_smtp: tests/unit/test_smtp.c $(LIBOBJS:.o=.c) $(HDRS)
-	mkdir -p build-asan
-	$(CC) $(ALLCFLAGS) $(SANFLAGS) -I. -o $@ tests/unit/test_smtp.c \
-	    $(LIBOBJS:.o=.c) $(LIBS)
+build-asan/smtpsend: build-asan/objs
+	$(CC) $(ALLCFLAGS) $(SANFLAGS) -o $@ $(OBJS:%=build-asan/%) $(LIBS)
 
-build-asan/test_msg: tests/unit/test_msg.c $(LIBOBJS:.o=.c) $(HDRS)
-	mkdir -p build-asan
-	$(CC) $(ALLCFLAGS) $(SANFLAGS) -I. -o $@ tests/unit/test_msg.c \
-	    $(LIBOBJS:.o=.c) $(LIBS)
-
-build-asan/test_auth: tests/unit/test_auth.c $(LIBOBJS:.o=.c) $(HDRS)
-	mkdir -p build-asan
-	$(CC) $(ALLCFLAGS) $(SANFLAGS) -I. -o $@ tests/unit/test_auth.c \
-	    $(LIBOBJS:.o=.c) $(LIBS)
-
-build-asan/test_conf: tests/unit/test_conf.c $(LIBOBJS:.o=.c) $(HDRS)
-	mkdir -p build-asan
-	$(CC) $(ALLCFLAGS) $(SANFLAGS) -I. -o $@ tests/unit/test_conf.c \
-	    $(LIBOBJS:.o=.c) $(LIBS)
-
-build-asan/test_queue: tests/unit/test_queue.c $(LIBOBJS:.o=.c) $(HDRS)
-	mkdir -p build-asan
-	$(CC) $(ALLCFLAGS) $(SANFLAGS) -I. -o $@ tests/unit/test_queue.c \
-	    $(LIBOBJS:.o=.c) $(LIBS)
-
-build-asan/test_bs: tests/unit/test_bs.c $(LIBOBJS:.o=.c) $(HDRS)
-	mkdir -p build-asan
-	$(CC) $(ALLCFLAGS) $(SANFLAGS) -I. -o $@ tests/unit/test_bs.c \
-	    $(LIBOBJS:.o=.c) $(LIBS)
+build-asan/units: build-asan/objs $(UNITS:=.c) tests/unit/t.h
+	for u in $(UNITNAMES); do \
+	    $(CC) $(ALLCFLAGS) $(SANFLAGS) -I. -o build-asan/test_$$u \
+	    tests/unit/test_$$u.c $(LIBOBJS:%=build-asan/%) $(LIBS) || \
+	    exit 1; done
+	touch $@
 
 # Everything: unit tests, scripted fake-server cases, real servers, the
 # whole suite again under ASan+UBSan, valgrind.  Ends "N passed, N failed".

@@ -155,28 +155,120 @@ strv_free(struct strv *sv)
 	sv->n = sv->cap = 0;
 }
 
+size_t
+utf8_decode(const char *str, size_t len, unsigned long *cp)
+{
+	const unsigned char *s = (const unsigned char *)str;
+	unsigned long c;
+	size_t n;
+
+	if (len == 0)
+		return 0;
+	if (s[0] < 0x80) {
+		*cp = s[0];
+		return 1;
+	}
+	/* RFC 3629 3: lead bytes C2-F4; C0, C1 and F5-FF never appear */
+	if (s[0] >= 0xc2 && s[0] <= 0xdf)
+		n = 2, c = s[0] & 0x1f;
+	else if (s[0] >= 0xe0 && s[0] <= 0xef)
+		n = 3, c = s[0] & 0x0f;
+	else if (s[0] >= 0xf0 && s[0] <= 0xf4)
+		n = 4, c = s[0] & 0x07;
+	else
+		return 0;
+	if (len < n)
+		return 0;
+	for (size_t i = 1; i < n; i++) {
+		if ((s[i] & 0xc0) != 0x80)
+			return 0;
+		c = c << 6 | (s[i] & 0x3f);
+	}
+	/* overlong forms, UTF-16 surrogates, beyond U+10FFFF */
+	if ((n == 3 && c < 0x800) || (n == 4 && c < 0x10000) ||
+	    (c >= 0xd800 && c <= 0xdfff) || c > 0x10ffff)
+		return 0;
+	*cp = c;
+	return n;
+}
+
+int
+utf8_valid(const char *s, size_t len)
+{
+	unsigned long cp;
+
+	for (size_t i = 0, k; i < len; i += k)
+		if ((k = utf8_decode(s + i, len - i, &cp)) == 0)
+			return 0;
+	return 1;
+}
+
+/* The end of a visibly cut text. */
+#define CUT_MARK	"..."
+
+/* Is the character at s (k bytes, code point cp; k 0 = invalid) shown
+ * escaped?  C0, DEL, C1 (raw or as UTF-8) and invalid UTF-8: each
+ * byte as \xhh, so that nothing from a server, a file or a message can
+ * move a terminal's cursor or fake a line of output. */
+static int
+must_escape(size_t k, unsigned long cp)
+{
+	return k == 0 || cp < 0x20 || cp == 0x7f || (cp >= 0x80 && cp <= 0x9f);
+}
+
+/* Escape src into dst (NULL: only count); stop before limit bytes. */
+static size_t
+escape_into(char *dst, size_t limit, const char *src, size_t len,
+    size_t *consumed)
+{
+	static const char hex[] = "0123456789abcdef";
+	size_t o = 0, i = 0;
+
+	while (i < len) {
+		unsigned long cp = 0;
+		size_t k = utf8_decode(src + i, len - i, &cp);
+		int esc = must_escape(k, cp);
+
+		if (k == 0)
+			k = 1;
+		if (o + (esc ? 4 * k : k) > limit)
+			break;
+		for (size_t j = 0; j < k; j++) {
+			unsigned char c = (unsigned char)src[i + j];
+
+			if (dst == NULL)
+				o += esc ? 4 : 1;
+			else if (esc) {
+				dst[o++] = '\\';
+				dst[o++] = 'x';
+				dst[o++] = hex[c >> 4];
+				dst[o++] = hex[c & 15];
+			} else
+				dst[o++] = (char)c;
+		}
+		i += k;
+	}
+	*consumed = i;
+	return o;
+}
+
 char *
 sanitize(char *dst, size_t cap, const char *src, size_t len)
 {
-	static const char hex[] = "0123456789abcdef";
-	size_t o = 0;
+	size_t used, o;
 
 	if (cap == 0)
 		return dst;
-	for (size_t i = 0; i < len; i++) {
-		unsigned char c = (unsigned char)src[i];
+	o = escape_into(dst, cap - 1, src, len, &used);
+	if (used < len) {
+		/* cut visibly: the reader must know text is missing */
+		size_t room = cap - 1 >= sizeof(CUT_MARK) - 1 ?
+		    cap - 1 - (sizeof(CUT_MARK) - 1) : 0;
 
-		if (c < 0x20 || c == 0x7f) {
-			if (o + 4 >= cap)
-				break;
-			dst[o++] = '\\';
-			dst[o++] = 'x';
-			dst[o++] = hex[c >> 4];
-			dst[o++] = hex[c & 15];
-		} else {
-			if (o + 1 >= cap)
-				break;
-			dst[o++] = (char)c;
+		o = escape_into(dst, room, src, len, &used);
+		if (o + sizeof(CUT_MARK) - 1 <= cap - 1) {
+			memcpy(dst + o, CUT_MARK, sizeof(CUT_MARK) - 1);
+			o += sizeof(CUT_MARK) - 1;
 		}
 	}
 	dst[o] = '\0';
@@ -261,5 +353,19 @@ has_ctl(const char *s)
 	for (; *s; s++)
 		if ((unsigned char)*s < 0x20 || *s == 0x7f)
 			return 1;
+	return 0;
+}
+
+int
+has_ctl_utf8(const char *s)
+{
+	size_t len = strlen(s);
+	unsigned long cp;
+
+	for (size_t i = 0, k; i < len; i += k) {
+		if ((k = utf8_decode(s + i, len - i, &cp)) == 0 ||
+		    cp < 0x20 || cp == 0x7f || (cp >= 0x80 && cp <= 0x9f))
+			return 1;
+	}
 	return 0;
 }

@@ -64,10 +64,22 @@ char	*xstrndup(const char *, size_t);
 size_t	 xstrlcpy(char *, const char *, size_t);
 
 /*
- * Make text safe to show on a terminal: control bytes (C0, DEL) become
- * "\xNN"; everything else, including UTF-8, is kept.  Returns dst.
+ * The one escaping function for every foreign byte shown to a person, a
+ * log or a report (SPEC "hostile bytes"): C0 controls, DEL, C1 (raw
+ * 0x80-0x9f and U+0080-U+009F in UTF-8) and every byte of invalid
+ * UTF-8 become "\xhh"; valid UTF-8 text is kept.  Text that does not
+ * fit cap is cut visibly, ending in "...".  Returns dst.
  */
 char	*sanitize(char *dst, size_t cap, const char *src, size_t len);
+
+/*
+ * One UTF-8 sequence at s (RFC 3629: shortest form, no surrogates, at
+ * most U+10FFFF): its length 1-4 and the code point in *cp, or 0 when
+ * s does not start with a valid sequence (or len is 0).
+ */
+size_t	 utf8_decode(const char *s, size_t len, unsigned long *cp);
+/* Non-zero if all of s[0..len) is valid UTF-8 (ASCII included). */
+int	 utf8_valid(const char *s, size_t len);
 
 /* Monotonic clock in milliseconds. */
 long long now_ms(void);
@@ -85,5 +97,8 @@ int	 tmp_file(void);
 
 /* Non-zero if s holds a C0 control character or DEL. */
 int	 has_ctl(const char *s);
+/* Non-zero if s holds C0, DEL, C1 (U+0080-U+009F) or invalid UTF-8:
+ * text that must not reach a header, a command or a terminal raw. */
+int	 has_ctl_utf8(const char *s);
 
 #endif

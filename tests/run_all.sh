@@ -62,7 +62,7 @@ ASAN_OPTIONS=${ASAN_OPTIONS:-detect_leaks=0:abort_on_error=0}
 UBSAN_OPTIONS=${UBSAN_OPTIONS:-print_stacktrace=1:halt_on_error=1}
 export ASAN_OPTIONS UBSAN_OPTIONS
 
-for u in smtp msg auth conf queue bs; do
+for u in $(sed -n "s/^UNITNAMES *= *//p" Makefile); do
 	suite "unit $u" tests/unit/test_$u
 done
 suite "man page" manlint
@@ -72,7 +72,7 @@ suite "scenarios" env SMTPSEND=./smtpsend "$PY" tests/run_scenarios.py
 suite "real servers" env SMTPSEND=./smtpsend sh tests/run_real.sh
 suite "callers" env SMTPSEND=./smtpsend "$PY" tests/run_callers.py
 suite "real TLS servers" env SMTPSEND=./smtpsend "$PY" tests/run_real_tls.py
-for u in smtp msg auth conf queue bs; do
+for u in $(sed -n "s/^UNITNAMES *= *//p" Makefile); do
 	suite "unit $u (asan)" build-asan/test_$u
 done
 suite "cases (asan)" "$PY" tests/run_cases.py --bin build-asan/smtpsend

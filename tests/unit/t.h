@@ -20,7 +20,7 @@ static int t_pass, t_fail;
 } while (0)
 
 /* Compare exact bytes; on mismatch print both, escaped. */
-static void
+static void __attribute__((unused))
 t_show(const char *what, const char *p, size_t n)
 {
 	fprintf(stderr, "  %s (%zu): \"", what, n);
