@@ -20,9 +20,9 @@ SANFLAGS = -O1 -g -fsanitize=address,undefined -fno-omit-frame-pointer \
 
 OBJS	= smtpsend.o $(LIBOBJS)
 LIBOBJS	= options.o smtp.o auth.o bs.o conf.o conn.o tlsio.o msg.o queue.o \
-	  report.o util.o
+	  report.o util.o addr.o
 HDRS	= smtp.h auth.h bs.h conf.h conn.h options.h queue.h tlsio.h msg.h \
-	  report.h util.h
+	  report.h util.h addr.h
 # C unit tests: tests/unit/test_NAME.c, one binary each, linked with every
 # module but smtpsend.o (main).  A new one only needs its name here.
 UNITNAMES = util smtp msg auth conf queue bs
