@@ -25,7 +25,7 @@ HDRS	= smtp.h auth.h bs.h conf.h conn.h options.h queue.h tlsio.h msg.h \
 	  report.h util.h addr.h
 # C unit tests: tests/unit/test_NAME.c, one binary each, linked with every
 # module but smtpsend.o (main).  A new one only needs its name here.
-UNITNAMES = util smtp msg auth conf queue bs
+UNITNAMES = util smtp msg auth conf queue bs addr
 UNITS	= $(UNITNAMES:%=tests/unit/test_%)
 
 all: smtpsend
