@@ -40,6 +40,7 @@ struct conn {
 static int	 try_connect(const struct addrinfo *, const char *, long long,
 		    int *);
 static char	*host_ascii(const char *, struct fail *);
+static enum conn_status tls_status(struct conn *, int);
 
 static int
 try_connect(const struct addrinfo *ai, const char *source, long long deadline,
@@ -127,6 +128,25 @@ set_peer(struct conn *c, const struct sockaddr *sa)
 		c->loopback = IN6_IS_ADDR_LOOPBACK(&s6->sin6_addr) ||
 		    (IN6_IS_ADDR_V4MAPPED(&s6->sin6_addr) &&
 		    s6->sin6_addr.s6_addr[12] == 127);
+	}
+}
+
+/* A tlsio_write() result, or a tlsio_read() one below 0, as a status. */
+static enum conn_status
+tls_status(struct conn *c, int r)
+{
+	switch (r) {
+	case 0:
+		return CONN_OK;
+	case TLSIO_TIMEOUT:
+		return CONN_TIMEOUT;
+	case TLSIO_ERROR:
+		return CONN_TLSERR;
+	case TLSIO_ERRNO:
+		c->err = errno;
+		return CONN_ERRNO;
+	default:
+		return CONN_EOF;
 	}
 }
 
@@ -243,12 +263,11 @@ conn_getline(struct conn *c, long long deadline, size_t max, char **line,
 		if (c->tls != NULL) {
 			n = tlsio_read(c->tls, c->buf + c->end,
 			    sizeof(c->buf) - c->end, deadline);
-			if (n == TLSIO_TIMEOUT)
-				return CONN_TIMEOUT;
-			if (n == 0 || n == TLSIO_ERROR)
-				return CONN_EOF;
-			c->end += (size_t)n;
-			continue;
+			if (n > 0) {
+				c->end += (size_t)n;
+				continue;
+			}
+			return n == 0 ? CONN_EOF : tls_status(c, (int)n);
 		}
 		r = poll_until(c->fd, POLLIN, deadline);
 		if (r == 0)
@@ -275,12 +294,8 @@ conn_write(struct conn *c, const void *buf, size_t len, long long deadline)
 {
 	const char *p = buf;
 
-	if (c->tls != NULL) {
-		int r = tlsio_write(c->tls, buf, len, deadline);
-
-		return r == 0 ? CONN_OK : r == TLSIO_TIMEOUT ? CONN_TIMEOUT :
-		    CONN_EOF;
-	}
+	if (c->tls != NULL)
+		return tls_status(c, tlsio_write(c->tls, buf, len, deadline));
 	while (len > 0) {
 		ssize_t n = send(c->fd, p, len, MSG_NOSIGNAL);
 		int r;
@@ -367,6 +382,12 @@ int
 conn_errno(const struct conn *c)
 {
 	return c->err;
+}
+
+const char *
+conn_error(const struct conn *c)
+{
+	return c->tls != NULL ? tlsio_error(c->tls) : "";
 }
 
 int

@@ -310,6 +310,10 @@ reply_read(struct session *s, enum smtp_phase ph, const char *cmd)
 			else if (st == CONN_EOF)
 				fail_set(&s->res->fail, FAIL_TEMP,
 				    "connection lost waiting for %s", where);
+			else if (st == CONN_TLSERR)
+				fail_set(&s->res->fail, FAIL_TLS,
+				    "TLS failed waiting for %s: %s", where,
+				    conn_error(s->c));
 			else
 				fail_set(&s->res->fail, FAIL_TEMP,
 				    "connection error waiting for %s: %s",

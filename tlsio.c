@@ -24,6 +24,10 @@
 
 #include "tlsio.h"
 
+/* Room for a failure in users' words plus the client certificate's
+ * path (PATH_MAX is 4096, so a long path is cut, visibly). */
+#define WHY_MAX		512
+
 struct tlsio {
 	SSL_CTX		*ctx;
 	SSL		*ssl;
@@ -31,10 +35,20 @@ struct tlsio {
 	long		 verify;	/* X509_V_OK or the error */
 	int		 pinned;	/* verified by the pin */
 	int		 nocheck;
+	int		 alert;		/* last fatal alert received, or -1 */
+	int		 cert_asked;	/* the server sent CertificateRequest */
+	const char	*cert_file;	/* ours, or NULL (borrowed) */
+	char		 why[WHY_MAX];	/* the last TLS failure, or "" */
 };
 
 static int	 wait_io(int, int, long long);
 static int	 parse_pin(const char *, unsigned char *);
+static void	 on_info(const SSL *, int, int);
+static int	 on_cert_request(SSL *, void *);
+static const char *alert_name(int);
+static const char *alert_words(const struct tlsio *, int *);
+static void	 set_why(struct tlsio *, unsigned long);
+static int	 io_failed(struct tlsio *, int);
 
 /* poll() the fd for what OpenSSL wants: 1 ready, 0 deadline, -1 error */
 static int
@@ -162,6 +176,32 @@ is_ip(const char *h)
 	    inet_pton(AF_INET6, h, buf) == 1;
 }
 
+/* Alerts from the server, kept to name a failure: OpenSSL's error
+ * queue is cleared before a caller could classify it, and a TLS 1.3
+ * alert arrives after SSL_connect() already succeeded. */
+static void
+on_info(const SSL *ssl, int where, int val)
+{
+	struct tlsio *t = SSL_get_app_data(ssl);
+
+	/* RFC 8446 6: every error alert is fatal; close_notify is not.
+	 * Both bits: SSL_CB_ALERT alone also matches the alerts we send. */
+	if ((where & SSL_CB_READ_ALERT) == SSL_CB_READ_ALERT &&
+	    (val >> 8) == SSL3_AL_FATAL)
+		t->alert = val & 0xff;
+}
+
+/* Called only when the server asks for a client certificate. */
+static int
+on_cert_request(SSL *ssl, void *arg)
+{
+	struct tlsio *t = arg;
+
+	(void)ssl;
+	t->cert_asked = 1;
+	return 1;		/* go on, with or without a certificate */
+}
+
 static int
 setup_ssl(struct tlsio *t, const struct tlsio_opts *o, struct fail *f)
 {
@@ -174,6 +214,9 @@ setup_ssl(struct tlsio *t, const struct tlsio_opts *o, struct fail *f)
 		    sizeof(why)));
 		return -1;
 	}
+	SSL_set_app_data(t->ssl, t);
+	SSL_set_info_callback(t->ssl, on_info);
+	SSL_set_cert_cb(t->ssl, on_cert_request, t);
 	param = SSL_get0_param(t->ssl);
 	if (is_ip(o->host)) {
 		/* RFC 6066 3: literal addresses are not sent as SNI */
@@ -279,22 +322,138 @@ verify_peer(struct tlsio *t, const struct tlsio_opts *o, struct fail *f)
 	return -1;
 }
 
+/* OpenSSL 3.0 has no names for TLS 1.3's new alerts (RFC 8446 6.2). */
+static const char *
+alert_name(int a)
+{
+	switch (a) {
+	case SSL_AD_MISSING_EXTENSION:
+		return "missing extension";
+	case SSL_AD_CERTIFICATE_REQUIRED:
+		return "certificate required";
+	case SSL_AD_NO_APPLICATION_PROTOCOL:
+		return "no application protocol";
+	}
+	return SSL_alert_desc_string_long(a);
+}
+
+#define NEEDS_CERT	"the server requires a client certificate " \
+			"(--tls-cert-file)"
+
+/*
+ * A fatal alert from the server in users' words (RFC 8446 6.2,
+ * RFC 5246 7.2.2).  *ours is set when it is about our certificate.
+ * A TLS 1.2 server that wants a certificate and gets none says only
+ * handshake_failure; the CertificateRequest before it tells why.
+ */
+static const char *
+alert_words(const struct tlsio *t, int *ours)
+{
+	int none = t->cert_asked && t->cert_file == NULL;
+
+	*ours = 0;
+	switch (t->alert) {
+	case SSL_AD_CERTIFICATE_REQUIRED:
+		return NEEDS_CERT;
+	case SSL_AD_HANDSHAKE_FAILURE:
+		return none ? NEEDS_CERT : "no cipher or key exchange in "
+		    "common with the server";
+	case SSL_AD_BAD_CERTIFICATE:
+	case SSL_AD_UNSUPPORTED_CERTIFICATE:
+	case SSL_AD_CERTIFICATE_REVOKED:
+	case SSL_AD_CERTIFICATE_EXPIRED:
+	case SSL_AD_CERTIFICATE_UNKNOWN:
+	case SSL_AD_UNKNOWN_CA:
+	case SSL_AD_ACCESS_DENIED:
+		if (none)
+			return NEEDS_CERT;
+		if (!t->cert_asked)
+			break;
+		*ours = 1;
+		return "the server refused the client certificate";
+	case SSL_AD_PROTOCOL_VERSION:
+		return "the server accepts none of the TLS versions offered "
+		    "(--tls-min-version)";
+	}
+	return "the server ended the TLS session with an error";
+}
+
+/* t->why from the alert received, else from OpenSSL's first error. */
+static void
+set_why(struct tlsio *t, unsigned long err)
+{
+	const char *r = err ? ERR_reason_error_string(err) : NULL;
+	int n, ours;
+
+	if (r == NULL)
+		r = "unknown TLS error";
+	if (t->alert >= 0) {
+		const char *w = alert_words(t, &ours);
+
+		n = snprintf(t->why, sizeof(t->why), "%s%s%s, alert \"%s\"",
+		    w, ours ? " " : "", ours ? t->cert_file : "",
+		    alert_name(t->alert));
+	} else if (ERR_GET_LIB(err) == ERR_LIB_SSL && (ERR_GET_REASON(err) ==
+	    SSL_R_UNSUPPORTED_PROTOCOL || ERR_GET_REASON(err) ==
+	    SSL_R_NO_PROTOCOLS_AVAILABLE))
+		n = snprintf(t->why, sizeof(t->why), "no TLS version in "
+		    "common with the server (--tls-min-version; %s)", r);
+	else if (ERR_GET_LIB(err) == ERR_LIB_SSL && ERR_GET_REASON(err) ==
+	    SSL_R_WRONG_VERSION_NUMBER)
+		n = snprintf(t->why, sizeof(t->why), "the server does not "
+		    "answer in TLS (%s)", r);
+	else
+		n = snprintf(t->why, sizeof(t->why), "%s", r);
+	if (n < 0 || (size_t)n >= sizeof(t->why))	/* cut, visibly */
+		memcpy(t->why + sizeof(t->why) - 4, "...", 4);
+}
+
+/*
+ * An SSL call failed with SSL_get_error() e, not WANT_*: reads the
+ * error queue before clearing it.  TLSIO_EOF when the link just ended
+ * (close_notify, or EOF or a reset without an alert: the peer should
+ * send close_notify, RFC 8446 6.1, but many drop the link),
+ * TLSIO_ERRNO for another system error (errno kept), TLSIO_ERROR for a
+ * TLS failure, described in t->why.
+ */
+static int
+io_failed(struct tlsio *t, int e)
+{
+	int saved = errno, rc = TLSIO_ERROR;
+	unsigned long err = ERR_peek_error();
+
+	if (t->alert < 0 && (e == SSL_ERROR_ZERO_RETURN ||
+	    (e == SSL_ERROR_SYSCALL && err == 0) ||
+	    (ERR_GET_LIB(err) == ERR_LIB_SSL && ERR_GET_REASON(err) ==
+	    SSL_R_UNEXPECTED_EOF_WHILE_READING))) {
+		rc = TLSIO_EOF;
+		if (e == SSL_ERROR_SYSCALL && saved != 0 && saved != EPIPE &&
+		    saved != ECONNRESET)
+			rc = TLSIO_ERRNO;
+	} else
+		set_why(t, err);
+	ERR_clear_error();
+	errno = saved;
+	return rc;
+}
+
 struct tlsio *
 tlsio_connect(int fd, const struct tlsio_opts *o, long long deadline,
     struct fail *f)
 {
 	struct tlsio *t = xcalloc(1, sizeof(*t));
-	char why[256];
 
 	t->fd = fd;
 	t->nocheck = o->nocheck;
+	t->alert = -1;
+	t->cert_file = o->cert_file;
 	if ((t->ctx = make_ctx(o, f)) == NULL || setup_ssl(t, o, f) == -1)
 		goto bad;
-	ERR_clear_error();
 	for (;;) {
-		int r = SSL_connect(t->ssl), e, w;
+		int r, e, w;
 
-		if (r == 1)
+		ERR_clear_error();
+		if ((r = SSL_connect(t->ssl)) == 1)
 			break;
 		e = SSL_get_error(t->ssl, r);
 		if (e == SSL_ERROR_WANT_READ || e == SSL_ERROR_WANT_WRITE) {
@@ -304,16 +463,19 @@ tlsio_connect(int fd, const struct tlsio_opts *o, long long deadline,
 			    "timed out" : "failed: poll error");
 			goto bad;
 		}
-		if ((e == SSL_ERROR_SYSCALL && ERR_peek_error() == 0) ||
-		    ERR_GET_REASON(ERR_peek_error()) ==
-		    SSL_R_UNEXPECTED_EOF_WHILE_READING) {
-			ERR_clear_error();
+		switch (io_failed(t, e)) {
+		case TLSIO_EOF:
 			fail_set(f, FAIL_TEMP, "connection lost during the TLS "
 			    "handshake");
-		}
-		else
+			break;
+		case TLSIO_ERRNO:
+			fail_set(f, FAIL_TEMP, "connection error during the "
+			    "TLS handshake: %s", strerror(errno));
+			break;
+		default:
 			fail_set(f, FAIL_TLS, "TLS handshake failed: %s",
-			    ssl_reason(why, sizeof(why)));
+			    t->why);
+		}
 		goto bad;
 	}
 	if (verify_peer(t, o, f) == -1) {
@@ -333,20 +495,19 @@ tlsio_read(struct tlsio *t, void *buf, size_t cap, long long deadline)
 {
 	for (;;) {
 		size_t got = 0;
-		int r = SSL_read_ex(t->ssl, buf, cap, &got), e, w;
+		int r, e, w;
 
-		if (r == 1)
+		ERR_clear_error();	/* SSL_get_error() needs it empty */
+		if ((r = SSL_read_ex(t->ssl, buf, cap, &got)) == 1)
 			return (ssize_t)got;
 		e = SSL_get_error(t->ssl, r);
 		if (e == SSL_ERROR_WANT_READ || e == SSL_ERROR_WANT_WRITE) {
 			if ((w = wait_io(t->fd, e, deadline)) == 1)
 				continue;
-			return w == 0 ? TLSIO_TIMEOUT : TLSIO_ERROR;
+			return w == 0 ? TLSIO_TIMEOUT : TLSIO_ERRNO;
 		}
-		ERR_clear_error();
-		if (e == SSL_ERROR_ZERO_RETURN || e == SSL_ERROR_SYSCALL)
-			return 0;
-		return TLSIO_ERROR;
+		r = io_failed(t, e);
+		return r == TLSIO_EOF ? 0 : r;
 	}
 }
 
@@ -357,9 +518,10 @@ tlsio_write(struct tlsio *t, const void *buf, size_t len, long long deadline)
 
 	while (len > 0) {
 		size_t put = 0;
-		int r = SSL_write_ex(t->ssl, p, len, &put), e, w;
+		int r, e, w;
 
-		if (r == 1) {
+		ERR_clear_error();
+		if ((r = SSL_write_ex(t->ssl, p, len, &put)) == 1) {
 			p += put;
 			len -= put;
 			continue;
@@ -368,12 +530,17 @@ tlsio_write(struct tlsio *t, const void *buf, size_t len, long long deadline)
 		if (e == SSL_ERROR_WANT_READ || e == SSL_ERROR_WANT_WRITE) {
 			if ((w = wait_io(t->fd, e, deadline)) == 1)
 				continue;
-			return w == 0 ? TLSIO_TIMEOUT : TLSIO_ERROR;
+			return w == 0 ? TLSIO_TIMEOUT : TLSIO_ERRNO;
 		}
-		ERR_clear_error();
-		return TLSIO_ERROR;
+		return io_failed(t, e);
 	}
 	return 0;
+}
+
+const char *
+tlsio_error(const struct tlsio *t)
+{
+	return t->why;
 }
 
 void
