@@ -39,8 +39,10 @@ struct conn {
 
 static int	 try_connect(const struct addrinfo *, const char *, long long,
 		    int *);
-static char	*host_ascii(const char *, struct fail *);
+static char	*host_ascii(const char *, enum fail_class, struct fail *);
 static enum conn_status tls_status(struct conn *, int);
+static int	 tls_connect(struct conn *, const struct tlsio_opts *,
+		    long long, struct fail *);
 
 static int
 try_connect(const struct addrinfo *ai, const char *source, long long deadline,
@@ -88,9 +90,14 @@ try_connect(const struct addrinfo *ai, const char *source, long long deadline,
 	return -1;
 }
 
-/* RFC 5891 (IDNA2008): U-labels become A-labels; ASCII passes as is. */
+/*
+ * RFC 5891 (IDNA2008, UTS 46 non-transitional): U-labels become
+ * A-labels; ASCII passes as is.  For DNS, and for TLS: SNI carries
+ * the A-label (RFC 6066 3) and certificates name it (RFC 6125 6.4.2).
+ * A name that cannot be converted is a failure of class cls.
+ */
 static char *
-host_ascii(const char *host, struct fail *f)
+host_ascii(const char *host, enum fail_class cls, struct fail *f)
 {
 	char *out = NULL;
 	int rc;
@@ -104,7 +111,7 @@ host_ascii(const char *host, struct fail *f)
 	rc = idn2_to_ascii_8z(host, &out, IDN2_NONTRANSITIONAL |
 	    IDN2_NFC_INPUT);
 	if (rc != IDN2_OK) {
-		fail_set(f, FAIL_RESOLVE, "invalid host name %s: %s", host,
+		fail_set(f, cls, "invalid host name %s: %s", host,
 		    idn2_strerror(rc));
 		return NULL;
 	}
@@ -166,7 +173,7 @@ conn_open(const char *host, const char *port, const char *source,
 		name = xstrndup(host + 1, n - 2);
 	else
 		name = xstrdup(host);
-	if ((ascii = host_ascii(name, f)) == NULL) {
+	if ((ascii = host_ascii(name, FAIL_RESOLVE, f)) == NULL) {
 		free(name);
 		return NULL;
 	}
@@ -323,6 +330,22 @@ conn_write(struct conn *c, const void *buf, size_t len, long long deadline)
 	return CONN_OK;
 }
 
+/* The handshake, with the TLS name as an A-label. */
+static int
+tls_connect(struct conn *c, const struct tlsio_opts *o, long long deadline,
+    struct fail *f)
+{
+	struct tlsio_opts ao = *o;
+	char *ascii;
+
+	if ((ascii = host_ascii(o->host, FAIL_TLS, f)) == NULL)
+		return -1;
+	ao.host = ascii;
+	c->tls = tlsio_connect(c->fd, &ao, deadline, f);
+	free(ascii);
+	return c->tls != NULL ? 0 : -1;
+}
+
 int
 conn_starttls(struct conn *c, const struct tlsio_opts *o, long long deadline,
     int implicit, struct fail *f)
@@ -354,8 +377,7 @@ conn_starttls(struct conn *c, const struct tlsio_opts *o, long long deadline,
 		}
 	}
 	c->start = c->end = 0;
-	c->tls = tlsio_connect(c->fd, o, deadline, f);
-	return c->tls != NULL ? 0 : -1;
+	return tls_connect(c, o, deadline, f);
 }
 
 int

@@ -207,6 +207,7 @@ setup_ssl(struct tlsio *t, const struct tlsio_opts *o, struct fail *f)
 {
 	X509_VERIFY_PARAM *param;
 	char why[256];
+	int ok;
 
 	if ((t->ssl = SSL_new(t->ctx)) == NULL || SSL_set_fd(t->ssl, t->fd)
 	    != 1) {
@@ -218,13 +219,22 @@ setup_ssl(struct tlsio *t, const struct tlsio_opts *o, struct fail *f)
 	SSL_set_info_callback(t->ssl, on_info);
 	SSL_set_cert_cb(t->ssl, on_cert_request, t);
 	param = SSL_get0_param(t->ssl);
-	if (is_ip(o->host)) {
+	if (is_ip(o->host))
 		/* RFC 6066 3: literal addresses are not sent as SNI */
-		X509_VERIFY_PARAM_set1_ip_asc(param, o->host);
-	} else {
-		SSL_set_tlsext_host_name(t->ssl, o->host);
+		ok = X509_VERIFY_PARAM_set1_ip_asc(param, o->host);
+	else {
+		/* Unchecked, a refused name (SNI is at most 255 octets)
+		 * would leave the certificate's name unchecked. */
 		SSL_set_hostflags(t->ssl, X509_CHECK_FLAG_NO_PARTIAL_WILDCARDS);
-		SSL_set1_host(t->ssl, o->host);
+		ok = SSL_set_tlsext_host_name(t->ssl, o->host) == 1 &&
+		    SSL_set1_host(t->ssl, o->host) == 1;
+	}
+	if (!ok) {
+		sanitize(why, sizeof(why), o->host, strlen(o->host));
+		fail_set(f, FAIL_TLS, "TLS: cannot use %s as the server's "
+		    "name", why);
+		ERR_clear_error();
+		return -1;
 	}
 	return 0;
 }

@@ -17,7 +17,8 @@
 #include "util.h"
 
 struct tlsio_opts {
-	const char	*host;		/* relay name or IP literal */
+	const char	*host;		/* relay name or IP literal; conn.c
+					   hands tlsio_connect the A-label */
 	const char	*trust_file;	/* CA bundle; NULL = system store */
 	const char	*cert_file;	/* client certificate (chain); borrowed
 					   for the connection's life */

@@ -326,6 +326,10 @@ CERTS = [
     # an IP address as a DNS name and as the CN: never matches an IP
     # literal (the address must be an iPAddress SAN)
     ("ipasdns", "127.0.0.1", "DNS:127.0.0.1", "ca", None, "server"),
+    # an IDN host: certificates carry the A-label (RFC 5890 2.3.2.1);
+    # xn--bcher-kva is "bücher"
+    ("idn", "xn--bcher-kva.example", "DNS:xn--bcher-kva.example", "ca",
+     None, "server"),
     ("client", "client.test", None, "ca", None, "client"),
     ("otherclient", "client.test", None, "otherca", None, "client"),
 ]
