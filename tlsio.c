@@ -306,7 +306,9 @@ verify_peer(struct tlsio *t, const struct tlsio_opts *o, struct fail *f)
 		fail_set(f, FAIL_TLS, "TLS: the server sent no certificate");
 		return -1;
 	}
-	if (o->nocheck)
+	/* --tls-certcheck=off skips the chain and name, never a pin the
+	 * user gave: the pin is then the only check (issue 9). */
+	if (o->nocheck && o->fingerprint == NULL)
 		return 0;
 	name_line(X509_get_subject_name(x), subj, sizeof(subj));
 	name_line(X509_get_issuer_name(x), iss, sizeof(iss));
@@ -617,12 +619,12 @@ tlsio_describe(struct tlsio *t, void (*out)(void *, const char *), void *arg)
 		snprintf(line, sizeof(line), "  %s", c);
 		out(arg, line);
 	}
-	if (t->nocheck)
-		snprintf(line, sizeof(line), "verification: skipped "
-		    "(--tls-certcheck=off)");
-	else if (t->pinned)
+	if (t->pinned)
 		snprintf(line, sizeof(line), "verification: ok "
 		    "(fingerprint pin)");
+	else if (t->nocheck)
+		snprintf(line, sizeof(line), "verification: skipped "
+		    "(--tls-certcheck=off)");
 	else
 		snprintf(line, sizeof(line), "verification: %s",
 		    t->verify == X509_V_OK ? "ok" :

@@ -5,7 +5,8 @@
  * must lead to the trust store (the system's hashed CA directory,
  * loaded lazily, or --tls-trust-file), the name must match (partial
  * wildcards off; an IP literal is checked as an address and never sent
- * as SNI).  A SHA-256 pin replaces the chain check.  The handshake runs
+ * as SNI).  A SHA-256 pin replaces the chain and name check, and is
+ * enforced with --tls-certcheck=off too.  The handshake runs
  * with OpenSSL's verification recording but not aborting, so that a
  * failure can name the reason and the certificate; nothing is sent
  * over a connection that failed.  No OpenSSL type leaks past here.
