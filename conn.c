@@ -29,8 +29,6 @@ struct conn {
 	int		 fd;
 	int		 err;
 	int		 loopback;
-	char		 peer[INET6_ADDRSTRLEN];
-	char		*host;		/* ASCII form */
 	struct tlsio	*tls;		/* NULL while plaintext */
 	char		 buf[CONN_BUFSZ];
 	size_t		 start, end;	/* unread bytes are buf[start..end) */
@@ -40,6 +38,7 @@ struct conn {
 static int	 try_connect(const struct addrinfo *, const char *, long long,
 		    int *);
 static char	*host_ascii(const char *, enum fail_class, struct fail *);
+static int	 is_loopback(const struct sockaddr *);
 static enum conn_status tls_status(struct conn *, int);
 static int	 tls_connect(struct conn *, const struct tlsio_opts *,
 		    long long, struct fail *);
@@ -122,20 +121,23 @@ host_ascii(const char *host, enum fail_class cls, struct fail *f)
 	}
 }
 
-static void
-set_peer(struct conn *c, const struct sockaddr *sa)
+/* 127.0.0.0/8, ::1 and ::ffff:127.0.0.0/104 */
+static int
+is_loopback(const struct sockaddr *sa)
 {
 	if (sa->sa_family == AF_INET) {
 		const struct sockaddr_in *s4 = (const void *)sa;
-		inet_ntop(AF_INET, &s4->sin_addr, c->peer, sizeof(c->peer));
-		c->loopback = (ntohl(s4->sin_addr.s_addr) >> 24) == 127;
-	} else if (sa->sa_family == AF_INET6) {
+
+		return (ntohl(s4->sin_addr.s_addr) >> 24) == 127;
+	}
+	if (sa->sa_family == AF_INET6) {
 		const struct sockaddr_in6 *s6 = (const void *)sa;
-		inet_ntop(AF_INET6, &s6->sin6_addr, c->peer, sizeof(c->peer));
-		c->loopback = IN6_IS_ADDR_LOOPBACK(&s6->sin6_addr) ||
+
+		return IN6_IS_ADDR_LOOPBACK(&s6->sin6_addr) ||
 		    (IN6_IS_ADDR_V4MAPPED(&s6->sin6_addr) &&
 		    s6->sin6_addr.s6_addr[12] == 127);
 	}
+	return 0;
 }
 
 /* A tlsio_write() result, or a tlsio_read() one below 0, as a status. */
@@ -217,9 +219,9 @@ conn_open(const char *host, const char *port, const char *source,
 	}
 	c = xcalloc(1, sizeof(*c));
 	c->fd = fd;
-	c->host = ascii;
-	set_peer(c, ai->ai_addr);
+	c->loopback = is_loopback(ai->ai_addr);
 	freeaddrinfo(res);
+	free(ascii);
 	return c;
 }
 
@@ -232,7 +234,6 @@ conn_close(struct conn *c)
 		tlsio_close(c->tls, now_ms() + 2000);
 	if (c->fd != -1)
 		close(c->fd);
-	free(c->host);
 	free(c);
 }
 
@@ -380,12 +381,6 @@ conn_starttls(struct conn *c, const struct tlsio_opts *o, long long deadline,
 	return tls_connect(c, o, deadline, f);
 }
 
-int
-conn_is_tls(const struct conn *c)
-{
-	return c->tls != NULL;
-}
-
 void
 conn_tls_describe(struct conn *c, void (*out)(void *, const char *),
     void *arg)
@@ -416,16 +411,4 @@ int
 conn_is_loopback(const struct conn *c)
 {
 	return c->loopback;
-}
-
-const char *
-conn_peer(const struct conn *c)
-{
-	return c->peer;
-}
-
-const char *
-conn_host(const struct conn *c)
-{
-	return c->host;
 }
