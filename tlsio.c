@@ -7,9 +7,10 @@
 #include <sys/stat.h>
 #include <arpa/inet.h>
 
-#include <ctype.h>
 #include <errno.h>
 #include <poll.h>
+#include <stdarg.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -41,8 +42,20 @@ struct tlsio {
 	char		 why[WHY_MAX];	/* the last TLS failure, or "" */
 };
 
+/* "SHA256:" and 32 octets as "AB:" without the last colon, NUL. */
+#define FP_TEXT		(7 + 32 * 3)
+/* A certificate name or date as shown (a typical subject is under 100
+ * octets); longer ones are cut, visibly. */
+#define SHOWN_MAX	256
+/* One line of --serverinfo: at most two SHOWN_MAX texts and a label. */
+#define INFO_LINE	(2 * SHOWN_MAX + 64)
+
 static int	 wait_io(int, int, long long);
+static int	 hexval(int);
 static int	 parse_pin(const char *, unsigned char *);
+static void	 show_cut(char *, size_t, const char *);
+static void	 emit(void (*)(void *, const char *), void *, const char *,
+		    ...) __attribute__((format(printf, 3, 4)));
 static void	 on_info(const SSL *, int, int);
 static int	 on_cert_request(SSL *, void *);
 static const char *alert_name(int);
@@ -58,7 +71,21 @@ wait_io(int fd, int want, long long deadline)
 	    deadline);
 }
 
-/* "SHA256:AB:CD..." or plain hex -> 32 bytes; -1 if malformed. */
+static int
+hexval(int c)
+{
+	if (c >= '0' && c <= '9')
+		return c - '0';
+	if (c >= 'a' && c <= 'f')
+		return c - 'a' + 10;
+	if (c >= 'A' && c <= 'F')
+		return c - 'A' + 10;
+	return -1;
+}
+
+/* "SHA256:AB:CD..." or plain hex -> 32 bytes; -1 if malformed.  Two
+ * hex digits per octet, nothing else (sscanf's %x would take a sign,
+ * spaces or "0x"); more than 32 octets is an error, not cut off. */
 static int
 parse_pin(const char *s, unsigned char *out)
 {
@@ -67,20 +94,64 @@ parse_pin(const char *s, unsigned char *out)
 	if (strncasecmp(s, "sha256:", 7) == 0)
 		s += 7;
 	while (*s) {
-		unsigned int v;
+		int hi, lo;
 
 		if (*s == ':') {
 			s++;
 			continue;
 		}
-		if (n == 32 || sscanf(s, "%2x", &v) != 1 ||
-		    !isxdigit((unsigned char)s[0]) ||
-		    !isxdigit((unsigned char)s[1]))
+		if (n == 32 || (hi = hexval((unsigned char)s[0])) < 0 ||
+		    (lo = hexval((unsigned char)s[1])) < 0)
 			return -1;
-		out[n++] = (unsigned char)v;
+		out[n++] = (unsigned char)(hi << 4 | lo);
 		s += 2;
 	}
 	return n == 32 ? 0 : -1;
+}
+
+/*
+ * Display text s, escaped by sanitize(), into out (cap >= 4).  Text
+ * that does not fit is cut at a UTF-8 character boundary and ends in
+ * "...", so a reader sees it was cut (issue 9: no silent truncation).
+ */
+static void
+show_cut(char *out, size_t cap, const char *s)
+{
+	size_t len = strlen(s), need, n;
+	char *tmp;
+
+	/* sanitize() writes at most 4 bytes ("\xHH") per input byte */
+	need = len > (SIZE_MAX - 1) / 4 ? SIZE_MAX : 4 * len + 1;
+	tmp = xmalloc(need);
+	sanitize(tmp, need, s, len);
+	if ((n = strlen(tmp)) < cap)
+		memcpy(out, tmp, n + 1);
+	else {
+		n = cap - 4;
+		while (n > 0 && ((unsigned char)tmp[n] & 0xc0) == 0x80)
+			n--;
+		memcpy(out, tmp, n);
+		memcpy(out + n, "...", 4);
+	}
+	free(tmp);
+}
+
+/* One line to out(); a line too long for INFO_LINE is cut visibly. */
+static void
+emit(void (*out)(void *, const char *), void *arg, const char *fmt, ...)
+{
+	char line[INFO_LINE];
+	va_list ap;
+	int n;
+
+	va_start(ap, fmt);
+	n = vsnprintf(line, sizeof(line), fmt, ap);
+	va_end(ap);
+	if (n < 0)
+		xstrlcpy(line, "?", sizeof(line));
+	else if ((size_t)n >= sizeof(line))
+		memcpy(line + sizeof(line) - 4, "...", 4);
+	out(arg, line);
 }
 
 int
@@ -230,7 +301,7 @@ setup_ssl(struct tlsio *t, const struct tlsio_opts *o, struct fail *f)
 		    SSL_set1_host(t->ssl, o->host) == 1;
 	}
 	if (!ok) {
-		sanitize(why, sizeof(why), o->host, strlen(o->host));
+		show_cut(why, sizeof(why), o->host);
 		fail_set(f, FAIL_TLS, "TLS: cannot use %s as the server's "
 		    "name", why);
 		ERR_clear_error();
@@ -239,28 +310,35 @@ setup_ssl(struct tlsio *t, const struct tlsio_opts *o, struct fail *f)
 	return 0;
 }
 
+/* "SHA256:AB:...:EF", the pin syntax; "SHA256:?" if it fails. */
 static void
-fingerprint(X509 *x, char *out, size_t cap)
+fingerprint(X509 *x, char out[FP_TEXT])
 {
+	static const char hex[] = "0123456789ABCDEF";
 	unsigned char md[EVP_MAX_MD_SIZE];
 	unsigned int n = 0;
-	size_t o = 0;
+	char *o = out + 7;
 
-	out[0] = '\0';
-	if (X509_digest(x, EVP_sha256(), md, &n) != 1)
+	memcpy(out, "SHA256:", 8);
+	if (X509_digest(x, EVP_sha256(), md, &n) != 1 || n != 32) {
+		memcpy(o, "?", 2);
 		return;
-	o = (size_t)snprintf(out, cap, "SHA256:");
-	for (unsigned int i = 0; i < n && o + 3 < cap; i++)
-		o += (size_t)snprintf(out + o, cap - o, "%s%02X",
-		    i ? ":" : "", md[i]);
+	}
+	for (unsigned int i = 0; i < n; i++) {
+		if (i > 0)
+			*o++ = ':';
+		*o++ = hex[md[i] >> 4];
+		*o++ = hex[md[i] & 15];
+	}
+	*o = '\0';
 }
 
 static void
-name_line(X509_NAME *nm, char *out, size_t cap)
+name_line(X509_NAME *nm, char out[SHOWN_MAX])
 {
 	char *s = X509_NAME_oneline(nm, NULL, 0);
 
-	sanitize(out, cap, s ? s : "?", s ? strlen(s) : 1);
+	show_cut(out, SHOWN_MAX, s != NULL ? s : "?");
 	OPENSSL_free(s);
 }
 
@@ -296,7 +374,7 @@ static int
 verify_peer(struct tlsio *t, const struct tlsio_opts *o, struct fail *f)
 {
 	X509 *x = SSL_get0_peer_certificate(t->ssl);
-	char subj[256], iss[256], fp[128];
+	char subj[SHOWN_MAX], iss[SHOWN_MAX], fp[FP_TEXT];
 	const char *why = NULL;
 	unsigned char pin[32], md[EVP_MAX_MD_SIZE];
 	unsigned int n = 0;
@@ -310,9 +388,10 @@ verify_peer(struct tlsio *t, const struct tlsio_opts *o, struct fail *f)
 	 * user gave: the pin is then the only check (issue 9). */
 	if (o->nocheck && o->fingerprint == NULL)
 		return 0;
-	name_line(X509_get_subject_name(x), subj, sizeof(subj));
-	name_line(X509_get_issuer_name(x), iss, sizeof(iss));
-	fingerprint(x, fp, sizeof(fp));
+	/* fits struct fail's 1024: two SHOWN_MAX, FP_TEXT, ~120 of text */
+	name_line(X509_get_subject_name(x), subj);
+	name_line(X509_get_issuer_name(x), iss);
+	fingerprint(x, fp);
 	if (o->fingerprint != NULL) {
 		if (parse_pin(o->fingerprint, pin) == 0 &&
 		    X509_digest(x, EVP_sha256(), md, &n) == 1 && n == 32 &&
@@ -577,18 +656,23 @@ tlsio_close(struct tlsio *t, long long deadline)
 	free(t);
 }
 
+/* The time as OpenSSL prints it ("Jan  1 00:00:00 2024 GMT"). */
 static void
-asn1_time(const ASN1_TIME *tm, char *out, size_t cap)
+asn1_time(const ASN1_TIME *tm, char out[SHOWN_MAX])
 {
 	BIO *b = BIO_new(BIO_s_mem());
-	int n;
+	char *p, *s;
+	long n;
 
-	out[0] = '\0';
+	xstrlcpy(out, "?", SHOWN_MAX);
 	if (b == NULL)
 		return;
-	if (ASN1_TIME_print(b, tm) == 1 && (n = BIO_read(b, out,
-	    (int)cap - 1)) > 0)
-		out[n] = '\0';
+	if (ASN1_TIME_print(b, tm) == 1 && (n = BIO_get_mem_data(b, &p)) >
+	    0) {
+		s = xstrndup(p, (size_t)n);
+		show_cut(out, SHOWN_MAX, s);
+		free(s);
+	}
 	BIO_free(b);
 }
 
@@ -596,38 +680,28 @@ void
 tlsio_describe(struct tlsio *t, void (*out)(void *, const char *), void *arg)
 {
 	STACK_OF(X509) *chain = SSL_get_peer_cert_chain(t->ssl);
-	char line[1024], a[256], b[256], c[128];
+	char a[SHOWN_MAX], b[SHOWN_MAX], c[FP_TEXT];
 
-	snprintf(line, sizeof(line), "tls: %s, cipher %s",
-	    SSL_get_version(t->ssl), SSL_get_cipher_name(t->ssl));
-	out(arg, line);
+	emit(out, arg, "tls: %s, cipher %s", SSL_get_version(t->ssl),
+	    SSL_get_cipher_name(t->ssl));
 	for (int i = 0; chain != NULL && i < sk_X509_num(chain); i++) {
 		X509 *x = sk_X509_value(chain, i);
 
-		name_line(X509_get_subject_name(x), a, sizeof(a));
-		name_line(X509_get_issuer_name(x), b, sizeof(b));
-		snprintf(line, sizeof(line), "certificate %d: subject %s", i,
-		    a);
-		out(arg, line);
-		snprintf(line, sizeof(line), "  issuer %s", b);
-		out(arg, line);
-		asn1_time(X509_get0_notBefore(x), a, sizeof(a));
-		asn1_time(X509_get0_notAfter(x), b, sizeof(b));
-		snprintf(line, sizeof(line), "  valid from %s until %s", a, b);
-		out(arg, line);
-		fingerprint(x, c, sizeof(c));
-		snprintf(line, sizeof(line), "  %s", c);
-		out(arg, line);
+		name_line(X509_get_subject_name(x), a);
+		name_line(X509_get_issuer_name(x), b);
+		emit(out, arg, "certificate %d: subject %s", i, a);
+		emit(out, arg, "  issuer %s", b);
+		asn1_time(X509_get0_notBefore(x), a);
+		asn1_time(X509_get0_notAfter(x), b);
+		emit(out, arg, "  valid from %s until %s", a, b);
+		fingerprint(x, c);
+		emit(out, arg, "  %s", c);
 	}
 	if (t->pinned)
-		snprintf(line, sizeof(line), "verification: ok "
-		    "(fingerprint pin)");
+		emit(out, arg, "verification: ok (fingerprint pin)");
 	else if (t->nocheck)
-		snprintf(line, sizeof(line), "verification: skipped "
-		    "(--tls-certcheck=off)");
+		emit(out, arg, "verification: skipped (--tls-certcheck=off)");
 	else
-		snprintf(line, sizeof(line), "verification: %s",
-		    t->verify == X509_V_OK ? "ok" :
-		    X509_verify_cert_error_string(t->verify));
-	out(arg, line);
+		emit(out, arg, "verification: %s", t->verify == X509_V_OK ?
+		    "ok" : X509_verify_cert_error_string(t->verify));
 }
