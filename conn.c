@@ -39,6 +39,7 @@ static int	 try_connect(const struct addrinfo *, const char *, long long,
 		    int *);
 static char	*host_ascii(const char *, enum fail_class, struct fail *);
 static int	 is_loopback(const struct sockaddr *);
+static struct addrinfo *resolve(const char *, const char *, struct fail *);
 static enum conn_status tls_status(struct conn *, int);
 static int	 tls_connect(struct conn *, const struct tlsio_opts *,
 		    long long, struct fail *);
@@ -159,46 +160,56 @@ tls_status(struct conn *c, int r)
 	}
 }
 
-struct conn *
-conn_open(const char *host, const char *port, const char *source,
-    long long deadline, struct fail *f)
+/*
+ * The addresses of host (brackets of an address literal, RFC 5321
+ * 4.1.3, removed; an IDN converted), or NULL with the failure: a name
+ * that does not resolve, a bad port, or a temporary DNS failure.
+ */
+static struct addrinfo *
+resolve(const char *host, const char *port, struct fail *f)
 {
-	struct addrinfo hints, *res = NULL, *ai;
-	struct conn *c;
+	struct addrinfo hints, *res = NULL;
+	size_t n = strlen(host);
 	char *name, *ascii;
-	size_t n;
-	int rc, fd = -1, err = 0;
+	int rc;
 
-	/* "[::1]" and "[127.0.0.1]" are address literals (RFC 5321 4.1.3) */
-	n = strlen(host);
 	if (n >= 2 && host[0] == '[' && host[n - 1] == ']')
 		name = xstrndup(host + 1, n - 2);
 	else
 		name = xstrdup(host);
-	if ((ascii = host_ascii(name, FAIL_RESOLVE, f)) == NULL) {
-		free(name);
-		return NULL;
-	}
+	ascii = host_ascii(name, FAIL_RESOLVE, f);
 	free(name);
+	if (ascii == NULL)
+		return NULL;
 	memset(&hints, 0, sizeof(hints));
 	hints.ai_family = AF_UNSPEC;
 	hints.ai_socktype = SOCK_STREAM;
 	rc = getaddrinfo(ascii, port, &hints, &res);
-	if (rc != 0) {
-		if (rc == EAI_SYSTEM)
-			fail_set(f, FAIL_RESOLVE, "cannot resolve %s: %s",
-			    ascii, strerror(errno));
-		else if (rc == EAI_SERVICE)
-			fail_set(f, FAIL_USAGE, "invalid port %s", port);
-		else if (rc == EAI_AGAIN)
-			fail_set(f, FAIL_TEMP, "cannot resolve %s: %s "
-			    "(try again later)", ascii, gai_strerror(rc));
-		else
-			fail_set(f, FAIL_RESOLVE, "cannot resolve %s: %s",
-			    ascii, gai_strerror(rc));
-		free(ascii);
+	if (rc == EAI_SYSTEM)
+		fail_set(f, FAIL_RESOLVE, "cannot resolve %s: %s", ascii,
+		    strerror(errno));
+	else if (rc == EAI_SERVICE)
+		fail_set(f, FAIL_USAGE, "invalid port %s", port);
+	else if (rc == EAI_AGAIN)
+		fail_set(f, FAIL_TEMP, "cannot resolve %s: %s (try again "
+		    "later)", ascii, gai_strerror(rc));
+	else if (rc != 0)
+		fail_set(f, FAIL_RESOLVE, "cannot resolve %s: %s", ascii,
+		    gai_strerror(rc));
+	free(ascii);
+	return rc == 0 ? res : NULL;
+}
+
+struct conn *
+conn_open(const char *host, const char *port, const char *source,
+    long long deadline, struct fail *f)
+{
+	struct addrinfo *res, *ai;
+	struct conn *c;
+	int fd = -1, err = 0;
+
+	if ((res = resolve(host, port, f)) == NULL)
 		return NULL;
-	}
 	for (ai = res; ai != NULL; ai = ai->ai_next) {
 		if ((fd = try_connect(ai, source, deadline, &err)) != -1)
 			break;
@@ -214,14 +225,12 @@ conn_open(const char *host, const char *port, const char *source,
 			fail_set(f, FAIL_TEMP, "cannot connect to %s port %s: "
 			    "%s", host, port, strerror(err));
 		freeaddrinfo(res);
-		free(ascii);
 		return NULL;
 	}
 	c = xcalloc(1, sizeof(*c));
 	c->fd = fd;
 	c->loopback = is_loopback(ai->ai_addr);
 	freeaddrinfo(res);
-	free(ascii);
 	return c;
 }
 
