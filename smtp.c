@@ -420,6 +420,13 @@ cmd_send(struct session *s, enum smtp_phase ph, const char *fmt, ...)
 		s->p->on_send(s->p->cbarg, line, (size_t)n);
 	memcpy(line + n, "\r\n", 2);
 	st = conn_write(s->c, line, (size_t)n + 2, deadline_for(s, ph));
+	if (st == CONN_TLSERR) {
+		s->res->phase = ph;
+		s->closed = 1;
+		fail_set(&s->res->fail, FAIL_TLS, "TLS failed sending %s: %s",
+		    smtp_phase_names[ph], conn_error(s->c));
+		return -1;
+	}
 	if (st != CONN_OK) {
 		s->res->phase = ph;
 		s->closed = 1;

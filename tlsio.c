@@ -62,6 +62,7 @@ static const char *alert_name(int);
 static const char *alert_words(const struct tlsio *, int *);
 static void	 set_why(struct tlsio *, unsigned long);
 static int	 io_failed(struct tlsio *, int);
+static int	 write_lost(struct tlsio *, int);
 
 /* poll() the fd for what OpenSSL wants: 1 ready, 0 deadline, -1 error */
 static int
@@ -623,9 +624,38 @@ tlsio_write(struct tlsio *t, const void *buf, size_t len, long long deadline)
 				continue;
 			return w == 0 ? TLSIO_TIMEOUT : TLSIO_ERRNO;
 		}
-		return io_failed(t, e);
+		return write_lost(t, io_failed(t, e));
 	}
 	return 0;
+}
+
+/*
+ * A write found the link gone (rc from io_failed).  A TLS 1.3 server
+ * that refuses our certificate sends its alert after our handshake
+ * ended and closes, with a reset when our last records were unread;
+ * if the reset beats our first write, the alert still waits in the
+ * socket's receive queue.  Read it (without waiting) so the failure
+ * says why; else the link was simply lost.
+ */
+static int
+write_lost(struct tlsio *t, int rc)
+{
+	char scratch[512];	/* what the server sent before its alert */
+	size_t got;
+	int r, saved = errno;
+
+	if (rc != TLSIO_EOF && rc != TLSIO_ERRNO)
+		return rc;
+	do {
+		ERR_clear_error();
+		r = SSL_read_ex(t->ssl, scratch, sizeof(scratch), &got);
+	} while (r == 1);
+	if (t->alert < 0) {
+		ERR_clear_error();
+		errno = saved;
+		return rc;
+	}
+	return io_failed(t, SSL_get_error(t->ssl, r));
 }
 
 const char *

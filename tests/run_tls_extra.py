@@ -1,6 +1,6 @@
 #!/usr/bin/python3
-"""tests/run_tls_extra.py - smtpsend against a real `openssl s_server` on
-127.0.0.1 that requires a client certificate (issue 9: TLS alerts lost).
+"""tests/run_tls_extra.py - TLS alerts from servers that require a client
+certificate (issue 9: TLS alerts lost), where a case file cannot reach.
 
     SMTPSEND=./smtpsend /usr/bin/python3 tests/run_tls_extra.py
 
@@ -19,11 +19,19 @@ and stops the server by its PID:
                                    EHLO inside TLS, and the run ends on the
                                    timeout (s_server is no SMTP server), 75
 
+and one STARTTLS run against tests/fakesmtp.py (TLS 1.3, certificate
+required, none given) under `strace`, which delays the client's first write
+inside TLS by 0.5 s: the server's alert and reset come first, so the EHLO
+write fails; the alert still waiting in the socket must be read and named
+(77), not reported as "connection lost sending EHLO" (75).  Needs strace;
+without it that check FAILs.
+
 Prints "ok NAME" or "FAIL NAME: why" per check; the last line is exactly
 "SUITE tls-extra: N passed, M failed".  Exit status 1 when anything failed.
 """
 import glob
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -86,10 +94,11 @@ def stop(p):
     return out.decode("latin-1")
 
 
-def send(port, certs, extra=()):
+def send(port, certs, extra=(), mode="implicit", wrap=()):
     home = tempfile.mkdtemp(prefix="home.", dir=WORK)
-    argv = [SMTPSEND, "--host=127.0.0.1", "--port=" + port,
-            "--domain=client.test", "--tls=implicit",
+    argv = list(wrap) + [
+            SMTPSEND, "--host=127.0.0.1", "--port=" + port,
+            "--domain=client.test", "--tls=" + mode,
             "--tls-trust-file=" + os.path.join(certs, "ca.pem"),
             "--timeout=3"] + list(extra) + ["-f", "sender@client.test",
                                             "rcpt@example.org"]
@@ -98,9 +107,18 @@ def send(port, certs, extra=()):
     for k in ("ASAN_OPTIONS", "UBSAN_OPTIONS", "LSAN_OPTIONS"):
         if k in os.environ:
             env[k] = os.environ[k]
+    if wrap:    # LeakSanitizer cannot run under ptrace (strace)
+        env["ASAN_OPTIONS"] = (env.get("ASAN_OPTIONS", "") +
+                               ":detect_leaks=0").lstrip(":")
+    # stdin a regular file: read in place, so the client writes nothing
+    # before the connection (the strace check counts its writes)
+    msgfile = os.path.join(home, "message")
+    with open(msgfile, "wb") as f:
+        f.write(MESSAGE)
     try:
-        r = subprocess.run(argv, input=MESSAGE, stdout=subprocess.PIPE,
-                           stderr=subprocess.PIPE, env=env, timeout=30)
+        with open(msgfile, "rb") as stdin:
+            r = subprocess.run(argv, stdin=stdin, stdout=subprocess.PIPE,
+                               stderr=subprocess.PIPE, env=env, timeout=30)
         return r.returncode, r.stderr.decode("utf-8", "replace")
     except subprocess.TimeoutExpired:
         return "hang", ""
@@ -147,6 +165,56 @@ def check_accepted(certs):
     result(name, why and "%s; s_server: %s" % (why, log[-300:]))
 
 
+FAKE_SCRIPT = """send 220 fake.test ESMTP
+expect EHLO
+sendraw 250-fake.test\\r\\n250 STARTTLS\\r\\n
+expect STARTTLS
+send 220 2.0.0 Ready to start TLS
+tls-min 1.3
+require-client-cert
+starttls valid
+eof 5
+"""
+
+
+def check_write_after_alert(certs):
+    name = "alert before the first write inside TLS (strace delay)"
+    if shutil.which("strace") is None:
+        return result(name, "strace is not installed")
+    script = os.path.join(WORK, "fake.script")
+    with open(script, "w") as f:
+        f.write(FAKE_SCRIPT)
+    fake = subprocess.Popen(
+        [sys.executable, os.path.join(HERE, "fakesmtp.py"), script,
+         "--certs", certs, "--timeout", "20"], stdout=subprocess.PIPE,
+        stderr=subprocess.DEVNULL)
+    line = fake.stdout.readline().split()          # "PORT n"
+    if len(line) != 2 or line[0] != b"PORT":
+        stop(fake)
+        return result(name, "fakesmtp did not start")
+    # writes inside TLS: 1 ClientHello, 2 the client's Finished, 3 EHLO
+    trace = os.path.join(WORK, "strace.out")
+    wrap = ["strace", "-f", "-qq", "-o", trace, "-e", "trace=write",
+            "-e", "inject=write:delay_enter=500000:when=3"]
+    rc, err = send(line[1].decode(), certs, mode="starttls", wrap=wrap)
+    stop(fake)
+    with open(trace, errors="replace") as f:
+        st = f.read()
+    why = None
+    # the path under test: the delayed write of a TLS record (\27\3\3:
+    # application data) failed because the server had reset the link
+    if not re.search(r'write\(\d+, "\\27\\3\\3.*= -1 (ECONNRESET|EPIPE)'
+                     r'.*\(DELAYED\)', st):
+        why = "the delayed write did not fail: the check missed its path"
+    elif rc != 77:
+        why = "exit %s, want 77" % rc
+    elif "requires a client certificate" not in err:
+        why = "no reason in stderr"
+    elif "connection lost" in err:
+        why = "stderr says the connection was lost"
+    result(name, why and "%s; stderr: %s" % (why, err))
+
+
 def main():
     global WORK
     WORK = os.path.join(HERE, ".work", "tls-extra")
@@ -162,6 +230,7 @@ def main():
         check_refused(certs, "-tls1_3", "certificate required")
         check_refused(certs, "-tls1_2", "handshake failure")
         check_accepted(certs)
+        check_write_after_alert(certs)
     print("SUITE tls-extra: %d passed, %d failed" % (passed, failed))
     return 1 if failed else 0
 
