@@ -410,14 +410,14 @@ conn_errno(const struct conn *c)
 	return c->err;
 }
 
-const char *
-conn_error(const struct conn *c)
-{
-	return c->tls != NULL ? tlsio_error(c->tls) : "";
-}
-
 int
 conn_is_loopback(const struct conn *c)
 {
 	return c->loopback;
+}
+
+const char *
+conn_error(const struct conn *c)
+{
+	return c->tls != NULL ? tlsio_error(c->tls) : "";
 }

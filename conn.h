@@ -61,13 +61,13 @@ void		 conn_tls_describe(struct conn *,
 /* Bytes received and not yet consumed by conn_getline(). */
 size_t		 conn_pending(const struct conn *);
 int		 conn_errno(const struct conn *);
+/* The peer is on a loopback address (127.0.0.0/8, ::1). */
+int		 conn_is_loopback(const struct conn *);
 /*
  * After CONN_TLSERR: what failed, in users' words with the TLS alert's
  * name (e.g. a TLS 1.3 server refusing a missing client certificate,
  * which it says only after the handshake).  "" when there was none.
  */
 const char	*conn_error(const struct conn *);
-/* The peer is on a loopback address (127.0.0.0/8, ::1). */
-int		 conn_is_loopback(const struct conn *);
 
 #endif
