@@ -29,8 +29,6 @@ struct conn {
 	int		 fd;
 	int		 err;
 	int		 loopback;
-	char		 peer[INET6_ADDRSTRLEN];
-	char		*host;		/* ASCII form */
 	struct tlsio	*tls;		/* NULL while plaintext */
 	char		 buf[CONN_BUFSZ];
 	size_t		 start, end;	/* unread bytes are buf[start..end) */
@@ -39,7 +37,12 @@ struct conn {
 
 static int	 try_connect(const struct addrinfo *, const char *, long long,
 		    int *);
-static char	*host_ascii(const char *, struct fail *);
+static char	*host_ascii(const char *, enum fail_class, struct fail *);
+static int	 is_loopback(const struct sockaddr *);
+static struct addrinfo *resolve(const char *, const char *, struct fail *);
+static enum conn_status tls_status(struct conn *, int);
+static int	 tls_connect(struct conn *, const struct tlsio_opts *,
+		    long long, struct fail *);
 
 static int
 try_connect(const struct addrinfo *ai, const char *source, long long deadline,
@@ -87,9 +90,14 @@ try_connect(const struct addrinfo *ai, const char *source, long long deadline,
 	return -1;
 }
 
-/* RFC 5891 (IDNA2008): U-labels become A-labels; ASCII passes as is. */
+/*
+ * RFC 5891 (IDNA2008, UTS 46 non-transitional): U-labels become
+ * A-labels; ASCII passes as is.  For DNS, and for TLS: SNI carries
+ * the A-label (RFC 6066 3) and certificates name it (RFC 6125 6.4.2).
+ * A name that cannot be converted is a failure of class cls.
+ */
 static char *
-host_ascii(const char *host, struct fail *f)
+host_ascii(const char *host, enum fail_class cls, struct fail *f)
 {
 	char *out = NULL;
 	int rc;
@@ -103,7 +111,7 @@ host_ascii(const char *host, struct fail *f)
 	rc = idn2_to_ascii_8z(host, &out, IDN2_NONTRANSITIONAL |
 	    IDN2_NFC_INPUT);
 	if (rc != IDN2_OK) {
-		fail_set(f, FAIL_RESOLVE, "invalid host name %s: %s", host,
+		fail_set(f, cls, "invalid host name %s: %s", host,
 		    idn2_strerror(rc));
 		return NULL;
 	}
@@ -114,62 +122,94 @@ host_ascii(const char *host, struct fail *f)
 	}
 }
 
-static void
-set_peer(struct conn *c, const struct sockaddr *sa)
+/* 127.0.0.0/8, ::1 and ::ffff:127.0.0.0/104 */
+static int
+is_loopback(const struct sockaddr *sa)
 {
 	if (sa->sa_family == AF_INET) {
 		const struct sockaddr_in *s4 = (const void *)sa;
-		inet_ntop(AF_INET, &s4->sin_addr, c->peer, sizeof(c->peer));
-		c->loopback = (ntohl(s4->sin_addr.s_addr) >> 24) == 127;
-	} else if (sa->sa_family == AF_INET6) {
+
+		return (ntohl(s4->sin_addr.s_addr) >> 24) == 127;
+	}
+	if (sa->sa_family == AF_INET6) {
 		const struct sockaddr_in6 *s6 = (const void *)sa;
-		inet_ntop(AF_INET6, &s6->sin6_addr, c->peer, sizeof(c->peer));
-		c->loopback = IN6_IS_ADDR_LOOPBACK(&s6->sin6_addr) ||
+
+		return IN6_IS_ADDR_LOOPBACK(&s6->sin6_addr) ||
 		    (IN6_IS_ADDR_V4MAPPED(&s6->sin6_addr) &&
 		    s6->sin6_addr.s6_addr[12] == 127);
 	}
+	return 0;
+}
+
+/* A tlsio_write() result, or a tlsio_read() one below 0, as a status. */
+static enum conn_status
+tls_status(struct conn *c, int r)
+{
+	switch (r) {
+	case 0:
+		return CONN_OK;
+	case TLSIO_TIMEOUT:
+		return CONN_TIMEOUT;
+	case TLSIO_ERROR:
+		return CONN_TLSERR;
+	case TLSIO_ERRNO:
+		c->err = errno;
+		return CONN_ERRNO;
+	default:
+		return CONN_EOF;
+	}
+}
+
+/*
+ * The addresses of host (brackets of an address literal, RFC 5321
+ * 4.1.3, removed; an IDN converted), or NULL with the failure: a name
+ * that does not resolve, a bad port, or a temporary DNS failure.
+ */
+static struct addrinfo *
+resolve(const char *host, const char *port, struct fail *f)
+{
+	struct addrinfo hints, *res = NULL;
+	size_t n = strlen(host);
+	char *name, *ascii;
+	int rc;
+
+	if (n >= 2 && host[0] == '[' && host[n - 1] == ']')
+		name = xstrndup(host + 1, n - 2);
+	else
+		name = xstrdup(host);
+	ascii = host_ascii(name, FAIL_RESOLVE, f);
+	free(name);
+	if (ascii == NULL)
+		return NULL;
+	memset(&hints, 0, sizeof(hints));
+	hints.ai_family = AF_UNSPEC;
+	hints.ai_socktype = SOCK_STREAM;
+	rc = getaddrinfo(ascii, port, &hints, &res);
+	if (rc == EAI_SYSTEM)
+		fail_set(f, FAIL_RESOLVE, "cannot resolve %s: %s", ascii,
+		    strerror(errno));
+	else if (rc == EAI_SERVICE)
+		fail_set(f, FAIL_USAGE, "invalid port %s", port);
+	else if (rc == EAI_AGAIN)
+		fail_set(f, FAIL_TEMP, "cannot resolve %s: %s (try again "
+		    "later)", ascii, gai_strerror(rc));
+	else if (rc != 0)
+		fail_set(f, FAIL_RESOLVE, "cannot resolve %s: %s", ascii,
+		    gai_strerror(rc));
+	free(ascii);
+	return rc == 0 ? res : NULL;
 }
 
 struct conn *
 conn_open(const char *host, const char *port, const char *source,
     long long deadline, struct fail *f)
 {
-	struct addrinfo hints, *res = NULL, *ai;
+	struct addrinfo *res, *ai;
 	struct conn *c;
-	char *name, *ascii;
-	size_t n;
-	int rc, fd = -1, err = 0;
+	int fd = -1, err = 0;
 
-	/* "[::1]" and "[127.0.0.1]" are address literals (RFC 5321 4.1.3) */
-	n = strlen(host);
-	if (n >= 2 && host[0] == '[' && host[n - 1] == ']')
-		name = xstrndup(host + 1, n - 2);
-	else
-		name = xstrdup(host);
-	if ((ascii = host_ascii(name, f)) == NULL) {
-		free(name);
+	if ((res = resolve(host, port, f)) == NULL)
 		return NULL;
-	}
-	free(name);
-	memset(&hints, 0, sizeof(hints));
-	hints.ai_family = AF_UNSPEC;
-	hints.ai_socktype = SOCK_STREAM;
-	rc = getaddrinfo(ascii, port, &hints, &res);
-	if (rc != 0) {
-		if (rc == EAI_SYSTEM)
-			fail_set(f, FAIL_RESOLVE, "cannot resolve %s: %s",
-			    ascii, strerror(errno));
-		else if (rc == EAI_SERVICE)
-			fail_set(f, FAIL_USAGE, "invalid port %s", port);
-		else if (rc == EAI_AGAIN)
-			fail_set(f, FAIL_TEMP, "cannot resolve %s: %s "
-			    "(try again later)", ascii, gai_strerror(rc));
-		else
-			fail_set(f, FAIL_RESOLVE, "cannot resolve %s: %s",
-			    ascii, gai_strerror(rc));
-		free(ascii);
-		return NULL;
-	}
 	for (ai = res; ai != NULL; ai = ai->ai_next) {
 		if ((fd = try_connect(ai, source, deadline, &err)) != -1)
 			break;
@@ -185,13 +225,11 @@ conn_open(const char *host, const char *port, const char *source,
 			fail_set(f, FAIL_TEMP, "cannot connect to %s port %s: "
 			    "%s", host, port, strerror(err));
 		freeaddrinfo(res);
-		free(ascii);
 		return NULL;
 	}
 	c = xcalloc(1, sizeof(*c));
 	c->fd = fd;
-	c->host = ascii;
-	set_peer(c, ai->ai_addr);
+	c->loopback = is_loopback(ai->ai_addr);
 	freeaddrinfo(res);
 	return c;
 }
@@ -205,7 +243,6 @@ conn_close(struct conn *c)
 		tlsio_close(c->tls, now_ms() + 2000);
 	if (c->fd != -1)
 		close(c->fd);
-	free(c->host);
 	free(c);
 }
 
@@ -243,12 +280,11 @@ conn_getline(struct conn *c, long long deadline, size_t max, char **line,
 		if (c->tls != NULL) {
 			n = tlsio_read(c->tls, c->buf + c->end,
 			    sizeof(c->buf) - c->end, deadline);
-			if (n == TLSIO_TIMEOUT)
-				return CONN_TIMEOUT;
-			if (n == 0 || n == TLSIO_ERROR)
-				return CONN_EOF;
-			c->end += (size_t)n;
-			continue;
+			if (n > 0) {
+				c->end += (size_t)n;
+				continue;
+			}
+			return n == 0 ? CONN_EOF : tls_status(c, (int)n);
 		}
 		r = poll_until(c->fd, POLLIN, deadline);
 		if (r == 0)
@@ -275,12 +311,8 @@ conn_write(struct conn *c, const void *buf, size_t len, long long deadline)
 {
 	const char *p = buf;
 
-	if (c->tls != NULL) {
-		int r = tlsio_write(c->tls, buf, len, deadline);
-
-		return r == 0 ? CONN_OK : r == TLSIO_TIMEOUT ? CONN_TIMEOUT :
-		    CONN_EOF;
-	}
+	if (c->tls != NULL)
+		return tls_status(c, tlsio_write(c->tls, buf, len, deadline));
 	while (len > 0) {
 		ssize_t n = send(c->fd, p, len, MSG_NOSIGNAL);
 		int r;
@@ -306,6 +338,22 @@ conn_write(struct conn *c, const void *buf, size_t len, long long deadline)
 		}
 	}
 	return CONN_OK;
+}
+
+/* The handshake, with the TLS name as an A-label. */
+static int
+tls_connect(struct conn *c, const struct tlsio_opts *o, long long deadline,
+    struct fail *f)
+{
+	struct tlsio_opts ao = *o;
+	char *ascii;
+
+	if ((ascii = host_ascii(o->host, FAIL_TLS, f)) == NULL)
+		return -1;
+	ao.host = ascii;
+	c->tls = tlsio_connect(c->fd, &ao, deadline, f);
+	free(ascii);
+	return c->tls != NULL ? 0 : -1;
 }
 
 int
@@ -339,14 +387,7 @@ conn_starttls(struct conn *c, const struct tlsio_opts *o, long long deadline,
 		}
 	}
 	c->start = c->end = 0;
-	c->tls = tlsio_connect(c->fd, o, deadline, f);
-	return c->tls != NULL ? 0 : -1;
-}
-
-int
-conn_is_tls(const struct conn *c)
-{
-	return c->tls != NULL;
+	return tls_connect(c, o, deadline, f);
 }
 
 void
@@ -376,13 +417,7 @@ conn_is_loopback(const struct conn *c)
 }
 
 const char *
-conn_peer(const struct conn *c)
+conn_error(const struct conn *c)
 {
-	return c->peer;
-}
-
-const char *
-conn_host(const struct conn *c)
-{
-	return c->host;
+	return c->tls != NULL ? tlsio_error(c->tls) : "";
 }

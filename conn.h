@@ -18,6 +18,7 @@ enum conn_status {
 	CONN_EOF,		/* peer closed */
 	CONN_ERRNO,		/* see conn_errno() */
 	CONN_TOOLONG,		/* a line longer than the caller's bound */
+	CONN_TLSERR,		/* a TLS failure: see conn_error() */
 };
 
 struct conn;
@@ -54,7 +55,6 @@ enum conn_status conn_write(struct conn *, const void *, size_t,
  */
 int		 conn_starttls(struct conn *, const struct tlsio_opts *,
 		    long long deadline, int implicit, struct fail *);
-int		 conn_is_tls(const struct conn *);
 /* TLS details for --serverinfo, one line per call (nothing if plain). */
 void		 conn_tls_describe(struct conn *,
 		    void (*)(void *, const char *), void *);
@@ -63,9 +63,11 @@ size_t		 conn_pending(const struct conn *);
 int		 conn_errno(const struct conn *);
 /* The peer is on a loopback address (127.0.0.0/8, ::1). */
 int		 conn_is_loopback(const struct conn *);
-/* The peer's numeric address ("127.0.0.1", "::1"). */
-const char	*conn_peer(const struct conn *);
-/* The host name in ASCII (IDN converted), as used for DNS. */
-const char	*conn_host(const struct conn *);
+/*
+ * After CONN_TLSERR: what failed, in users' words with the TLS alert's
+ * name (e.g. a TLS 1.3 server refusing a missing client certificate,
+ * which it says only after the handshake).  "" when there was none.
+ */
+const char	*conn_error(const struct conn *);
 
 #endif

@@ -310,6 +310,10 @@ reply_read(struct session *s, enum smtp_phase ph, const char *cmd)
 			else if (st == CONN_EOF)
 				fail_set(&s->res->fail, FAIL_TEMP,
 				    "connection lost waiting for %s", where);
+			else if (st == CONN_TLSERR)
+				fail_set(&s->res->fail, FAIL_TLS,
+				    "TLS failed waiting for %s: %s", where,
+				    conn_error(s->c));
 			else
 				fail_set(&s->res->fail, FAIL_TEMP,
 				    "connection error waiting for %s: %s",
@@ -416,6 +420,13 @@ cmd_send(struct session *s, enum smtp_phase ph, const char *fmt, ...)
 		s->p->on_send(s->p->cbarg, line, (size_t)n);
 	memcpy(line + n, "\r\n", 2);
 	st = conn_write(s->c, line, (size_t)n + 2, deadline_for(s, ph));
+	if (st == CONN_TLSERR) {
+		s->res->phase = ph;
+		s->closed = 1;
+		fail_set(&s->res->fail, FAIL_TLS, "TLS failed sending %s: %s",
+		    smtp_phase_names[ph], conn_error(s->c));
+		return -1;
+	}
 	if (st != CONN_OK) {
 		s->res->phase = ph;
 		s->closed = 1;

@@ -326,6 +326,15 @@ CERTS = [
     # an IP address as a DNS name and as the CN: never matches an IP
     # literal (the address must be an iPAddress SAN)
     ("ipasdns", "127.0.0.1", "DNS:127.0.0.1", "ca", None, "server"),
+    # a subject of 5 x 64-octet OUs (about 380 octets as text): shown
+    # cut with "...", never silently (issue 9)
+    ("longsubject", "localhost" + "".join(
+        "/OU=unit %d %s" % (i, "x" * 57) for i in range(1, 6)),
+     "DNS:localhost,IP:127.0.0.1", "ca", None, "server"),
+    # an IDN host: certificates carry the A-label (RFC 5890 2.3.2.1);
+    # xn--bcher-kva is "bücher"
+    ("idn", "xn--bcher-kva.example", "DNS:xn--bcher-kva.example", "ca",
+     None, "server"),
     ("client", "client.test", None, "ca", None, "client"),
     ("otherclient", "client.test", None, "otherca", None, "client"),
 ]
@@ -372,6 +381,7 @@ preserve = yes
 [anything]
 commonName = supplied
 organizationName = optional
+organizationalUnitName = optional
 """
 
 
