@@ -33,27 +33,26 @@
  * delivered or abandoned, only politeness is at stake. */
 #define QUIT_WAIT	10
 
-const char *const smtp_phase_names[PH_MAX] = {
-	[PH_CONNECT] = "connect",
-	[PH_GREETING] = "greeting",
-	[PH_EHLO] = "EHLO",
-	[PH_HELO] = "HELO",
-	[PH_STARTTLS] = "STARTTLS",
-	[PH_AUTH] = "AUTH",
-	[PH_MAIL] = "MAIL FROM",
-	[PH_RCPT] = "RCPT TO",
-	[PH_DATA] = "DATA",
-	[PH_BODY] = "message data",
-	[PH_DOT] = "end of data",
-	[PH_QUIT] = "QUIT",
+const char *const smtp_phase_names[SMTP_PH_MAX] = {
+	[SMTP_PH_CONNECT] = "connect",
+	[SMTP_PH_GREETING] = "greeting",
+	[SMTP_PH_EHLO] = "EHLO",
+	[SMTP_PH_HELO] = "HELO",
+	[SMTP_PH_STARTTLS] = "STARTTLS",
+	[SMTP_PH_AUTH] = "AUTH",
+	[SMTP_PH_MAIL] = "MAIL FROM",
+	[SMTP_PH_RCPT] = "RCPT TO",
+	[SMTP_PH_DATA] = "DATA",
+	[SMTP_PH_BODY] = "message data",
+	[SMTP_PH_DOT] = "end of data",
+	[SMTP_PH_QUIT] = "QUIT",
 };
 
-/* struct smtp_conn in smtp.h: one connection, one or more messages. */
-struct session {
-	const struct smtp_params *p;
-	const struct smtp_params *p0;	/* the connection's, from open */
-	struct smtp_result	*res;
-	struct msg		*msg;
+/* One connection, one or more messages. */
+struct smtp_conn {
+	const struct smtp_params *p;	/* the caller's, until smtp_close */
+	const struct smtp_mail	*m;	/* the message being sent, or NULL */
+	struct smtp_result	*res;	/* its result (the caller's) */
 	struct conn		*c;
 	struct smtp_reply	 r;
 	int			 closed;	/* 421 seen or link lost */
@@ -63,34 +62,37 @@ struct session {
 	struct smtp_caps	 caps;		/* as learnt at open */
 	int			 tls;
 	const char		*hello;		/* "EHLO" or "LHLO" */
+	/* message data read (DATA_CHUNK) and dot-stuffed (twice that):
+	 * allocated at the first message, freed by smtp_close */
+	char			*in, *out;
 };
 
-static int	 reply_read(struct session *, enum smtp_phase, const char *);
-static int	 cmd_send(struct session *, enum smtp_phase, const char *, ...)
-		    __attribute__((format(printf, 3, 4)));
-static void	 fail_reply(struct session *, enum fail_class, const char *,
+static int	 reply_read(struct smtp_conn *, enum smtp_phase, const char *);
+static int	 cmd_send(struct smtp_conn *, enum smtp_phase, const char *,
 		    ...) __attribute__((format(printf, 3, 4)));
-static int	 do_greeting(struct session *);
-static int	 do_hello(struct session *);
-static int	 do_tls(struct session *);
-static int	 do_auth(struct session *);
-static int	 do_envelope(struct session *);
-static int	 do_body(struct session *);
-static int	 do_final(struct session *);
-static void	 do_quit(struct session *);
+static void	 fail_reply(struct smtp_conn *, enum fail_class, const char *,
+		    ...) __attribute__((format(printf, 3, 4)));
+static int	 do_greeting(struct smtp_conn *);
+static int	 do_hello(struct smtp_conn *);
+static int	 do_tls(struct smtp_conn *);
+static int	 do_auth(struct smtp_conn *);
+static int	 do_envelope(struct smtp_conn *);
+static int	 do_body(struct smtp_conn *);
+static int	 do_final(struct smtp_conn *);
+static void	 do_quit(struct smtp_conn *);
 
 int
 smtp_phase_timeout(enum smtp_phase ph)
 {
 	/* RFC 5321 4.5.3.2 minimum timeouts, in seconds. */
 	switch (ph) {
-	case PH_CONNECT:
+	case SMTP_PH_CONNECT:
 		return 60;		/* SPEC: connect 60 s */
-	case PH_DATA:
+	case SMTP_PH_DATA:
 		return 120;		/* 4.5.3.2.3 DATA initiation */
-	case PH_BODY:
+	case SMTP_PH_BODY:
 		return 180;		/* 4.5.3.2.4 data block */
-	case PH_DOT:
+	case SMTP_PH_DOT:
 		return 600;		/* 4.5.3.2.5 DATA termination */
 	default:
 		return 300;		/* 4.5.3.2.1/2 greeting, MAIL, RCPT */
@@ -98,11 +100,11 @@ smtp_phase_timeout(enum smtp_phase ph)
 }
 
 static long long
-deadline_for(const struct session *s, enum smtp_phase ph)
+deadline_for(const struct smtp_conn *s, enum smtp_phase ph)
 {
 	int secs = s->p->timeout > 0 ? s->p->timeout : smtp_phase_timeout(ph);
 
-	if (ph == PH_QUIT && secs > QUIT_WAIT)
+	if (ph == SMTP_PH_QUIT && secs > QUIT_WAIT)
 		secs = QUIT_WAIT;
 	return now_ms() + (long long)secs * 1000;
 }
@@ -178,12 +180,12 @@ smtp_parse_caps(const struct smtp_reply *r, struct smtp_caps *caps)
 			continue;
 #define IS(name) (kw == sizeof(name) - 1 && strncasecmp(l, name, kw) == 0)
 		if (IS("PIPELINING"))
-			caps->ext |= EXT_PIPELINING;
+			caps->ext |= SMTP_EXT_PIPELINING;
 		else if (IS("SIZE")) {
 			char *end;
 			unsigned long long v;
 
-			caps->ext |= EXT_SIZE;
+			caps->ext |= SMTP_EXT_SIZE;
 			errno = 0;
 			v = strtoull(arg, &end, 10);
 			/* RFC 1870: no number or 0 means no fixed limit */
@@ -191,21 +193,21 @@ smtp_parse_caps(const struct smtp_reply *r, struct smtp_caps *caps)
 			    arg[0] <= '9')
 				caps->size = v;
 		} else if (IS("8BITMIME"))
-			caps->ext |= EXT_8BITMIME;
+			caps->ext |= SMTP_EXT_8BITMIME;
 		else if (IS("SMTPUTF8"))
-			caps->ext |= EXT_SMTPUTF8;
+			caps->ext |= SMTP_EXT_SMTPUTF8;
 		else if (IS("DSN"))
-			caps->ext |= EXT_DSN;
+			caps->ext |= SMTP_EXT_DSN;
 		else if (IS("CHUNKING"))
-			caps->ext |= EXT_CHUNKING;
+			caps->ext |= SMTP_EXT_CHUNKING;
 		else if (IS("ENHANCEDSTATUSCODES"))
-			caps->ext |= EXT_ENHANCED;
+			caps->ext |= SMTP_EXT_ENHANCED;
 		else if (IS("STARTTLS"))
-			caps->ext |= EXT_STARTTLS;
+			caps->ext |= SMTP_EXT_STARTTLS;
 		else if (IS("AUTH")) {
 			size_t have = strlen(caps->auth);
 
-			caps->ext |= EXT_AUTH;
+			caps->ext |= SMTP_EXT_AUTH;
 			if (have > 0 && have + 1 < sizeof(caps->auth))
 				caps->auth[have++] = ' ';
 			xstrlcpy(caps->auth + have, arg,
@@ -236,7 +238,7 @@ smtp_reply_text(const struct smtp_reply *r, char *out, size_t cap)
 
 /* Record a failure that is the server's reply; message + ": " + reply */
 static void
-fail_reply(struct session *s, enum fail_class cls, const char *fmt, ...)
+fail_reply(struct smtp_conn *s, enum fail_class cls, const char *fmt, ...)
 {
 	char what[512];
 	va_list ap;
@@ -253,11 +255,11 @@ static const char *
 phase_what(enum smtp_phase ph)
 {
 	switch (ph) {
-	case PH_GREETING:
+	case SMTP_PH_GREETING:
 		return "the greeting";
-	case PH_BODY:
+	case SMTP_PH_BODY:
 		return "sending the message";
-	case PH_DOT:
+	case SMTP_PH_DOT:
 		return "the reply to the end of data";
 	default:
 		return NULL;
@@ -270,7 +272,7 @@ phase_what(enum smtp_phase ph)
  * 421 at any stage means the server is closing: recorded as FAIL_TEMP.
  */
 static int
-reply_read(struct session *s, enum smtp_phase ph, const char *cmd)
+reply_read(struct smtp_conn *s, enum smtp_phase ph, const char *cmd)
 {
 	struct smtp_reply *r = &s->r;
 	long long deadline = deadline_for(s, ph);
@@ -334,7 +336,8 @@ reply_read(struct session *s, enum smtp_phase ph, const char *cmd)
 			s->res->phase = ph;
 			fail_set(&s->res->fail, FAIL_PROTOCOL,
 			    "malformed reply: more than %d lines or %zu octets "
-			    "in %s", SMTP_REPLY_MAXLINES, sizeof(r->buf), where);
+			    "in %s", SMTP_REPLY_MAXLINES, sizeof(r->buf),
+			    where);
 			return -1;
 		}
 		r->code = code;
@@ -357,45 +360,68 @@ reply_read(struct session *s, enum smtp_phase ph, const char *cmd)
 	return 0;
 }
 
+/*
+ * Nothing may be waiting from the server when we send: bytes it sent
+ * unasked would be read as the reply to what we send now, and the
+ * session would run out of step (the injection class of CVE-2021-38371
+ * and CVE-2011-0411).  what names the command in the error.
+ */
+static int
+unasked(struct smtp_conn *s, enum smtp_phase ph, const char *what)
+{
+	if (conn_pending(s->c) == 0)
+		return 0;
+	s->res->phase = ph;
+	fail_set(&s->res->fail, FAIL_PROTOCOL, "protocol error: the server "
+	    "sent data before %s was sent", what);
+	return -1;
+}
+
+/* Write command lines (CRLF included); what names them in errors. */
+static int
+put_lines(struct smtp_conn *s, enum smtp_phase ph, const char *what,
+    const char *buf, size_t len)
+{
+	enum conn_status st;
+
+	st = conn_write(s->c, buf, len, deadline_for(s, ph));
+	if (st == CONN_OK)
+		return 0;
+	s->res->phase = ph;
+	s->closed = 1;
+	fail_set(&s->res->fail, FAIL_TEMP, "connection %s sending %s",
+	    st == CONN_TIMEOUT ? "timed out" : "lost", what);
+	return -1;
+}
+
 /* Send a line whose text must not be shown: on_send gets `shown`. */
 static int
-cmd_send_secret(struct session *s, const char *shown, const char *line)
+cmd_send_secret(struct smtp_conn *s, const char *shown, const char *line)
 {
 	size_t n = strlen(line);
 	char *buf;
-	enum conn_status st;
+	int rc;
 
-	if (conn_pending(s->c) > 0) {
-		fail_set(&s->res->fail, FAIL_PROTOCOL, "protocol error: "
-		    "the server sent data before AUTH was sent");
+	if (unasked(s, SMTP_PH_AUTH, "AUTH") == -1)
 		return -1;
-	}
 	if (s->p->on_send != NULL)
 		s->p->on_send(s->p->cbarg, shown, strlen(shown));
 	buf = xmalloc(n + 2);
 	memcpy(buf, line, n);
 	memcpy(buf + n, "\r\n", 2);
-	st = conn_write(s->c, buf, n + 2, deadline_for(s, PH_AUTH));
+	rc = put_lines(s, SMTP_PH_AUTH, "AUTH", buf, n + 2);
 	explicit_bzero(buf, n + 2);
 	free(buf);
-	if (st != CONN_OK) {
-		s->closed = 1;
-		fail_set(&s->res->fail, FAIL_TEMP, "connection %s sending "
-		    "AUTH", st == CONN_TIMEOUT ? "timed out" : "lost");
-		return -1;
-	}
-	return 0;
+	return rc;
 }
 
-/* Send one command line.  Data the server sent unasked before it is a
- * protocol violation (it would be taken as the reply to this command). */
+/* Send one command line. */
 static int
-cmd_send(struct session *s, enum smtp_phase ph, const char *fmt, ...)
+cmd_send(struct smtp_conn *s, enum smtp_phase ph, const char *fmt, ...)
 {
 	char line[SMTP_LINE_MAX];
 	va_list ap;
 	int n;
-	enum conn_status st;
 
 	va_start(ap, fmt);
 	n = vsnprintf(line, sizeof(line) - 2, fmt, ap);
@@ -405,26 +431,12 @@ cmd_send(struct session *s, enum smtp_phase ph, const char *fmt, ...)
 		    line);
 		return -1;
 	}
-	if (conn_pending(s->c) > 0) {
-		s->res->phase = ph;
-		fail_set(&s->res->fail, FAIL_PROTOCOL, "protocol error: "
-		    "the server sent data before %s was sent",
-		    smtp_phase_names[ph]);
+	if (unasked(s, ph, smtp_phase_names[ph]) == -1)
 		return -1;
-	}
 	if (s->p->on_send != NULL)
 		s->p->on_send(s->p->cbarg, line, (size_t)n);
 	memcpy(line + n, "\r\n", 2);
-	st = conn_write(s->c, line, (size_t)n + 2, deadline_for(s, ph));
-	if (st != CONN_OK) {
-		s->res->phase = ph;
-		s->closed = 1;
-		fail_set(&s->res->fail, FAIL_TEMP, "connection %s sending %s",
-		    st == CONN_TIMEOUT ? "timed out" : "lost",
-		    smtp_phase_names[ph]);
-		return -1;
-	}
-	return 0;
+	return put_lines(s, ph, smtp_phase_names[ph], line, (size_t)n + 2);
 }
 
 /*
@@ -433,7 +445,7 @@ cmd_send(struct session *s, enum smtp_phase ph, const char *fmt, ...)
  * protocol.  Always -1.
  */
 static int
-refused(struct session *s, enum smtp_phase ph, const char *cmd,
+refused(struct smtp_conn *s, enum smtp_phase ph, const char *cmd,
     const char *what)
 {
 	s->res->phase = ph;
@@ -448,50 +460,52 @@ refused(struct session *s, enum smtp_phase ph, const char *cmd,
 }
 
 static int
-do_greeting(struct session *s)
+do_greeting(struct smtp_conn *s)
 {
-	if (reply_read(s, PH_GREETING, NULL) == -1)
+	if (reply_read(s, SMTP_PH_GREETING, NULL) == -1)
 		return -1;
 	if (s->r.code == 220)
 		return 0;
 	/* RFC 5321 3.1: 554 instead of 220; still QUIT. */
-	return refused(s, PH_GREETING, NULL, "server refused the connection");
+	return refused(s, SMTP_PH_GREETING, NULL,
+	    "server refused the connection");
 }
 
 static int
-do_hello(struct session *s)
+do_hello(struct smtp_conn *s)
 {
 	const struct smtp_params *p = s->p;
 	char what[SMTP_LINE_MAX];
 
-	s->hello = p->proto == PROTO_LMTP ? "LHLO" : "EHLO";
-	if (cmd_send(s, PH_EHLO, "%s %s", s->hello, p->helo) == -1 ||
-	    reply_read(s, PH_EHLO, s->hello) == -1)
+	s->hello = p->proto == SMTP_PROTO_LMTP ? "LHLO" : "EHLO";
+	if (cmd_send(s, SMTP_PH_EHLO, "%s %s", s->hello, p->helo) == -1 ||
+	    reply_read(s, SMTP_PH_EHLO, s->hello) == -1)
 		return -1;
 	if (s->r.code == 250) {
 		s->esmtp = 1;
 		smtp_parse_caps(&s->r, &s->res->caps);
 		return 0;
 	}
-	s->res->phase = PH_EHLO;
-	if (s->r.code >= 500 && s->r.code < 600 && p->proto == PROTO_SMTP) {
+	s->res->phase = SMTP_PH_EHLO;
+	if (s->r.code >= 500 && s->r.code < 600 &&
+	    p->proto == SMTP_PROTO_SMTP) {
 		/* RFC 5321 4.1.4: an old server refuses EHLO; try HELO. */
-		if (cmd_send(s, PH_HELO, "HELO %s", p->helo) == -1 ||
-		    reply_read(s, PH_HELO, "HELO") == -1)
+		if (cmd_send(s, SMTP_PH_HELO, "HELO %s", p->helo) == -1 ||
+		    reply_read(s, SMTP_PH_HELO, "HELO") == -1)
 			return -1;
 		if (s->r.code == 250) {
 			memset(&s->res->caps, 0, sizeof(s->res->caps));
 			return 0;
 		}
 		snprintf(what, sizeof(what), "HELO %s rejected", p->helo);
-		return refused(s, PH_HELO, "HELO", what);
+		return refused(s, SMTP_PH_HELO, "HELO", what);
 	}
 	snprintf(what, sizeof(what), "%s %s rejected", s->hello, p->helo);
-	return refused(s, PH_EHLO, s->hello, what);
+	return refused(s, SMTP_PH_EHLO, s->hello, what);
 }
 
 static void
-tls_info(struct session *s)
+tls_info(struct smtp_conn *s)
 {
 	if (s->p->on_info != NULL)
 		conn_tls_describe(s->c, s->p->on_info, s->p->cbarg);
@@ -504,16 +518,16 @@ tls_info(struct session *s)
  * before is forgotten and EHLO is sent again (RFC 3207 4.2).
  */
 static int
-do_tls(struct session *s)
+do_tls(struct smtp_conn *s)
 {
 	const struct smtp_params *p = s->p;
-	int offered = (s->res->caps.ext & EXT_STARTTLS) != 0;
+	int offered = (s->res->caps.ext & SMTP_EXT_STARTTLS) != 0;
 
-	if (p->tls == TLS_OFF || p->tls == TLS_IMPLICIT)
+	if (p->tls == SMTP_TLS_OFF || p->tls == SMTP_TLS_IMPLICIT)
 		return 0;
-	s->res->phase = PH_STARTTLS;
+	s->res->phase = SMTP_PH_STARTTLS;
 	if (!offered) {
-		if (p->tls == TLS_AUTO && conn_is_loopback(s->c))
+		if (p->tls == SMTP_TLS_AUTO && conn_is_loopback(s->c))
 			return 0;
 		fail_set(&s->res->fail, FAIL_PERM, "the server does not "
 		    "offer STARTTLS%s; nothing was sent (use --tls=off to "
@@ -521,8 +535,8 @@ do_tls(struct session *s)
 		    " (it refused EHLO)");
 		return -1;
 	}
-	if (cmd_send(s, PH_STARTTLS, "STARTTLS") == -1 ||
-	    reply_read(s, PH_STARTTLS, "STARTTLS") == -1)
+	if (cmd_send(s, SMTP_PH_STARTTLS, "STARTTLS") == -1 ||
+	    reply_read(s, SMTP_PH_STARTTLS, "STARTTLS") == -1)
 		return -1;
 	if (s->r.code != 220) {
 		if (s->r.code >= 400)
@@ -533,8 +547,8 @@ do_tls(struct session *s)
 			    "STARTTLS");
 		return -1;
 	}
-	if (conn_starttls(s->c, p->tlsopts, deadline_for(s, PH_STARTTLS), 0,
-	    &s->res->fail) == -1) {
+	if (conn_starttls(s->c, p->tlsopts, deadline_for(s, SMTP_PH_STARTTLS),
+	    0, &s->res->fail) == -1) {
 		s->closed = 1;
 		return -1;
 	}
@@ -554,7 +568,7 @@ do_tls(struct session *s)
  * the server refused the credentials (535 and kin).
  */
 static int
-auth_once(struct session *s, enum sasl_mech mech, const char *secret,
+auth_once(struct smtp_conn *s, enum sasl_mech mech, const char *secret,
     int *refused)
 {
 	const char *name = sasl_mech_names[mech], *resp = NULL;
@@ -578,7 +592,7 @@ auth_once(struct session *s, enum sasl_mech mech, const char *secret,
 		goto out;
 	explicit_bzero(line, sizeof(line));
 	for (;;) {
-		if (reply_read(s, PH_AUTH, "AUTH") == -1)
+		if (reply_read(s, SMTP_PH_AUTH, "AUTH") == -1)
 			goto out;
 		if (s->r.code != 334)
 			break;
@@ -591,14 +605,14 @@ auth_once(struct session *s, enum sasl_mech mech, const char *secret,
 
 			fail_reset(f);
 			if (cmd_send_secret(s, "*", "*") == 0)
-				(void)reply_read(s, PH_AUTH, "AUTH");
+				(void)reply_read(s, SMTP_PH_AUTH, "AUTH");
 			*f = saved;
 			goto out;
 		}
 		if (cmd_send_secret(s, "***", resp) == -1)
 			goto out;
 	}
-	s->res->phase = PH_AUTH;
+	s->res->phase = SMTP_PH_AUTH;
 	if (s->r.code == 235) {
 		char enh[16];
 		const char *t = s->r.line[0] + smtp_parse_enh(235,
@@ -622,7 +636,7 @@ out:
 
 /* Which mechanism: named (must be offered) or the strongest shared. */
 static int
-auth_mech(struct session *s)
+auth_mech(struct smtp_conn *s)
 {
 	const struct smtp_params *p = s->p;
 	const char *list = s->res->caps.auth;
@@ -637,8 +651,8 @@ auth_mech(struct session *s)
 		}
 		return p->auth;
 	}
-	mech = sasl_pick(list, (p->secret_is_token ? SASL_PICK_TOKEN : 0) |
-	    (p->have_cert ? SASL_PICK_CERT : 0));
+	/* a password is never an OAuth token: no SASL_PICK_TOKEN */
+	mech = sasl_pick(list, p->have_cert ? SASL_PICK_CERT : 0);
 	if (mech < 0)
 		fail_set(&s->res->fail, FAIL_PERM, "no authentication "
 		    "mechanism in common with the server (it offers: %s)",
@@ -653,7 +667,7 @@ auth_mech(struct session *s)
  * (token helpers refresh on demand).
  */
 static int
-do_auth(struct session *s)
+do_auth(struct smtp_conn *s)
 {
 	const struct smtp_params *p = s->p;
 	char *secret = NULL;
@@ -661,14 +675,14 @@ do_auth(struct session *s)
 
 	if (p->auth == SMTP_AUTH_OFF)
 		return 0;
-	s->res->phase = PH_AUTH;
-	if (!s->res->tls && p->tls != TLS_OFF) {
+	s->res->phase = SMTP_PH_AUTH;
+	if (!s->res->tls && p->tls != SMTP_TLS_OFF) {
 		fail_set(&s->res->fail, FAIL_PERM, "refusing to send "
 		    "credentials without TLS (the server offers no "
 		    "STARTTLS); --tls=off allows it");
 		return -1;
 	}
-	if (!(s->res->caps.ext & EXT_AUTH)) {
+	if (!(s->res->caps.ext & SMTP_EXT_AUTH)) {
 		fail_set(&s->res->fail, FAIL_PERM, "authentication was "
 		    "requested but the server does not offer AUTH; nothing "
 		    "was sent");
@@ -719,56 +733,58 @@ xtext(const char *in, char *out, size_t cap)
 
 /* MAIL FROM:<...> with the parameters the server offers. */
 static void
-mail_line(struct session *s, int utf8, char *out, size_t cap)
+mail_line(struct smtp_conn *s, int utf8, char *out, size_t cap)
 {
-	const struct smtp_params *p = s->p;
+	const struct smtp_mail *m = s->m;
 	const struct smtp_caps *caps = &s->res->caps;
 	size_t o;
 
-	o = (size_t)snprintf(out, cap, "MAIL FROM:<%s>", p->sender);
-	if ((caps->ext & EXT_SIZE) && s->msg != NULL)
+	o = (size_t)snprintf(out, cap, "MAIL FROM:<%s>", m->sender);
+	if ((caps->ext & SMTP_EXT_SIZE) && s->m->msg != NULL)
 		o += (size_t)snprintf(out + o, cap - o, " SIZE=%lld",
-		    (long long)msg_size(s->msg));
-	if (o < cap && s->msg != NULL && msg_is_8bit(s->msg) &&
-	    (caps->ext & EXT_8BITMIME))
+		    (long long)msg_size(s->m->msg));
+	if (o < cap && s->m->msg != NULL && msg_is_8bit(s->m->msg) &&
+	    (caps->ext & SMTP_EXT_8BITMIME))
 		o += (size_t)snprintf(out + o, cap - o, " BODY=8BITMIME");
 	if (o < cap && utf8)
 		o += (size_t)snprintf(out + o, cap - o, " SMTPUTF8");
-	if (o < cap && (caps->ext & EXT_DSN) && p->dsn_ret != NULL)
+	if (o < cap && (caps->ext & SMTP_EXT_DSN) && m->dsn_ret != NULL)
 		o += (size_t)snprintf(out + o, cap - o, " RET=%s",
-		    strcasecmp(p->dsn_ret, "full") == 0 ? "FULL" : "HDRS");
-	if (o < cap && (caps->ext & EXT_DSN) && p->dsn_envid != NULL) {
+		    strcasecmp(m->dsn_ret, "full") == 0 ? "FULL" : "HDRS");
+	if (o < cap && (caps->ext & SMTP_EXT_DSN) && m->dsn_envid != NULL) {
 		char x[256];
 
-		xtext(p->dsn_envid, x, sizeof(x));
+		xtext(m->dsn_envid, x, sizeof(x));
 		snprintf(out + o, cap - o, " ENVID=%s", x);
 	}
 }
 
 static void
-rcpt_line(struct session *s, size_t i, char *out, size_t cap)
+rcpt_line(struct smtp_conn *s, size_t i, char *out, size_t cap)
 {
-	const struct smtp_params *p = s->p;
+	const struct smtp_mail *m = s->m;
 	size_t o;
 
-	o = (size_t)snprintf(out, cap, "RCPT TO:<%s>", p->rcpt[i]);
-	if (o < cap && (s->res->caps.ext & EXT_DSN) && p->dsn_notify != NULL)
-		snprintf(out + o, cap - o, " NOTIFY=%s", p->dsn_notify);
+	o = (size_t)snprintf(out, cap, "RCPT TO:<%s>", m->rcpt[i]);
+	if (o < cap && (s->res->caps.ext & SMTP_EXT_DSN) &&
+	    m->dsn_notify != NULL)
+		snprintf(out + o, cap - o, " NOTIFY=%s", m->dsn_notify);
 }
 
 /* Checks before the envelope: SMTPUTF8, SIZE, 8BITMIME, DSN. */
 static int
-pre_envelope(struct session *s, int *utf8)
+pre_envelope(struct smtp_conn *s, int *utf8)
 {
 	const struct smtp_params *p = s->p;
+	const struct smtp_mail *m = s->m;
 	const struct smtp_caps *caps = &s->res->caps;
-	int need = !is_ascii(p->sender);
+	int need = !is_ascii(m->sender);
 
-	for (size_t i = 0; i < p->nrcpt && !need; i++)
-		need = !is_ascii(p->rcpt[i]);
+	for (size_t i = 0; i < m->nrcpt && !need; i++)
+		need = !is_ascii(m->rcpt[i]);
 	*utf8 = need;
-	s->res->phase = PH_MAIL;
-	if (need && !(caps->ext & EXT_SMTPUTF8)) {
+	s->res->phase = SMTP_PH_MAIL;
+	if (need && !(caps->ext & SMTP_EXT_SMTPUTF8)) {
 		/* RFC 6531 3.4: without SMTPUTF8 such an address cannot
 		 * be sent; downgrading it is not ours to do. */
 		fail_set(&s->res->fail, FAIL_DATA, "a non-ASCII address "
@@ -776,19 +792,19 @@ pre_envelope(struct session *s, int *utf8)
 		return -1;
 	}
 	/* RFC 1870 6: refuse early rather than send what will bounce. */
-	if ((caps->ext & EXT_SIZE) && caps->size > 0 && s->msg != NULL &&
-	    (unsigned long long)msg_size(s->msg) > caps->size) {
+	if ((caps->ext & SMTP_EXT_SIZE) && caps->size > 0 && m->msg != NULL &&
+	    (unsigned long long)msg_size(m->msg) > caps->size) {
 		fail_set(&s->res->fail, FAIL_PERM, "message size %lld "
 		    "exceeds the server's limit of %llu octets",
-		    (long long)msg_size(s->msg), caps->size);
+		    (long long)msg_size(s->m->msg), caps->size);
 		return -1;
 	}
-	if (s->msg != NULL && msg_is_8bit(s->msg) &&
-	    !(caps->ext & EXT_8BITMIME) && p->on_warn != NULL)
+	if (s->m->msg != NULL && msg_is_8bit(s->m->msg) &&
+	    !(caps->ext & SMTP_EXT_8BITMIME) && p->on_warn != NULL)
 		p->on_warn(p->cbarg, "8-bit message data sent to a server "
 		    "without 8BITMIME");
-	if ((p->dsn_notify || p->dsn_ret || p->dsn_envid) &&
-	    !(caps->ext & EXT_DSN) && p->on_warn != NULL)
+	if ((m->dsn_notify || m->dsn_ret || m->dsn_envid) &&
+	    !(caps->ext & SMTP_EXT_DSN) && p->on_warn != NULL)
 		p->on_warn(p->cbarg, "the server does not offer DSN; "
 		    "-N/-R/-V ignored");
 	return 0;
@@ -796,28 +812,28 @@ pre_envelope(struct session *s, int *utf8)
 
 /* Judge a MAIL reply; -1 if it failed. */
 static int
-mail_judge(struct session *s)
+mail_judge(struct smtp_conn *s)
 {
 	char what[SMTP_LINE_MAX];
 
 	if (s->r.code >= 200 && s->r.code < 300)
 		return 0;
 	snprintf(what, sizeof(what), "MAIL FROM:<%s> rejected",
-	    s->p->sender);
-	return refused(s, PH_MAIL, "MAIL FROM", what);
+	    s->m->sender);
+	return refused(s, SMTP_PH_MAIL, "MAIL FROM", what);
 }
 
 /* Record a RCPT reply; -1 only for a protocol error. */
 static int
-rcpt_judge(struct session *s, size_t i)
+rcpt_judge(struct smtp_conn *s, size_t i)
 {
 	struct smtp_rcpt_result *rr = &s->res->rcpt[i];
 	char text[1024];
 
 	if (s->r.code >= 300 && s->r.code < 400) {
-		s->res->phase = PH_RCPT;
+		s->res->phase = SMTP_PH_RCPT;
 		fail_reply(s, FAIL_PROTOCOL, "unexpected reply to "
-		    "RCPT TO:<%s>", s->p->rcpt[i]);
+		    "RCPT TO:<%s>", s->m->rcpt[i]);
 		return -1;
 	}
 	rr->code = s->r.code;
@@ -835,17 +851,17 @@ rcpt_judge(struct session *s, size_t i)
 
 /* After the envelope: may we go on to the data? */
 static int
-envelope_verdict(struct session *s)
+envelope_verdict(struct smtp_conn *s)
 {
 	struct smtp_result *res = s->res;
 	int perm = 0;
 
 	if (res->nrefused == 0)
 		return 0;
-	for (size_t i = 0; i < s->p->nrcpt; i++)
+	for (size_t i = 0; i < s->m->nrcpt; i++)
 		if (!res->rcpt[i].accepted && res->rcpt[i].code >= 500)
 			perm = 1;
-	res->phase = PH_RCPT;
+	res->phase = SMTP_PH_RCPT;
 	if (res->naccepted == 0) {
 		fail_set(&res->fail, perm ? FAIL_RCPT : FAIL_TEMP,
 		    "no recipient accepted");
@@ -855,18 +871,18 @@ envelope_verdict(struct session *s)
 		fail_set(&res->fail, perm ? FAIL_RCPT : FAIL_TEMP,
 		    "message not sent to anyone: %zu of %zu recipients "
 		    "refused (--allow-partial delivers to the others)",
-		    res->nrefused, s->p->nrcpt);
+		    res->nrefused, s->m->nrcpt);
 		return -1;
 	}
 	return 0;
 }
 
 static int
-data_judge(struct session *s)
+data_judge(struct smtp_conn *s)
 {
 	if (s->r.code == 354)
 		return 0;
-	return refused(s, PH_DATA, "DATA", "DATA rejected");
+	return refused(s, SMTP_PH_DATA, "DATA", "DATA rejected");
 }
 
 /*
@@ -876,37 +892,38 @@ data_judge(struct session *s)
  * deliver an empty message to the accepted recipients).
  */
 static void
-abandon_data(struct session *s)
+abandon_data(struct smtp_conn *s)
 {
 	s->closed = 1;
 }
 
 static int
-envelope_sequential(struct session *s, const char *mail)
+envelope_sequential(struct smtp_conn *s, const char *mail)
 {
-	if (cmd_send(s, PH_MAIL, "%s", mail) == -1 ||
-	    reply_read(s, PH_MAIL, "MAIL FROM") == -1 || mail_judge(s) == -1)
+	if (cmd_send(s, SMTP_PH_MAIL, "%s", mail) == -1 ||
+	    reply_read(s, SMTP_PH_MAIL, "MAIL FROM") == -1 ||
+	    mail_judge(s) == -1)
 		return -1;
-	for (size_t i = 0; i < s->p->nrcpt; i++) {
+	for (size_t i = 0; i < s->m->nrcpt; i++) {
 		char line[SMTP_LINE_MAX];
 
 		rcpt_line(s, i, line, sizeof(line));
-		if (cmd_send(s, PH_RCPT, "%s", line) == -1 ||
-		    reply_read(s, PH_RCPT, "RCPT TO") == -1 ||
+		if (cmd_send(s, SMTP_PH_RCPT, "%s", line) == -1 ||
+		    reply_read(s, SMTP_PH_RCPT, "RCPT TO") == -1 ||
 		    rcpt_judge(s, i) == -1)
 			return -1;
 	}
 	if (envelope_verdict(s) == -1)
 		return -1;
-	if (cmd_send(s, PH_DATA, "DATA") == -1 ||
-	    reply_read(s, PH_DATA, "DATA") == -1)
+	if (cmd_send(s, SMTP_PH_DATA, "DATA") == -1 ||
+	    reply_read(s, SMTP_PH_DATA, "DATA") == -1)
 		return -1;
 	return data_judge(s);
 }
 
 /* Append a line to a pipelined batch. */
 static int
-batch_add(struct session *s, char **buf, size_t *len, size_t *cap,
+batch_add(struct smtp_conn *s, char **buf, size_t *len, size_t *cap,
     const char *line)
 {
 	size_t n = strlen(line);
@@ -924,25 +941,11 @@ batch_add(struct session *s, char **buf, size_t *len, size_t *cap,
 }
 
 static int
-batch_write(struct session *s, char *buf, size_t len, enum smtp_phase ph)
+batch_write(struct smtp_conn *s, char *buf, size_t len, enum smtp_phase ph)
 {
-	enum conn_status st;
-
-	if (conn_pending(s->c) > 0) {
-		s->res->phase = ph;
-		fail_set(&s->res->fail, FAIL_PROTOCOL, "protocol error: "
-		    "the server sent data before %s was sent",
-		    smtp_phase_names[ph]);
+	if (unasked(s, ph, smtp_phase_names[ph]) == -1)
 		return -1;
-	}
-	st = conn_write(s->c, buf, len, deadline_for(s, ph));
-	if (st == CONN_OK)
-		return 0;
-	s->res->phase = ph;
-	s->closed = 1;
-	fail_set(&s->res->fail, FAIL_TEMP, "connection %s sending %s",
-	    st == CONN_TIMEOUT ? "timed out" : "lost", smtp_phase_names[ph]);
-	return -1;
+	return put_lines(s, ph, smtp_phase_names[ph], buf, len);
 }
 
 /*
@@ -952,9 +955,9 @@ batch_write(struct session *s, char *buf, size_t len, enum smtp_phase ph)
  * recipient can be named and the stream stays in step.
  */
 static int
-envelope_pipelined(struct session *s, const char *mail)
+envelope_pipelined(struct smtp_conn *s, const char *mail)
 {
-	const struct smtp_params *p = s->p;
+	const struct smtp_mail *m = s->m;
 	char *buf = NULL, line[SMTP_LINE_MAX];
 	size_t len = 0, cap = 0, next = 0;
 	int mailfail = 0, rc = -1;
@@ -964,34 +967,34 @@ envelope_pipelined(struct session *s, const char *mail)
 		size_t first = next, stop = next + RCPT_BATCH;
 		int last;
 
-		if (stop > p->nrcpt)
-			stop = p->nrcpt;
+		if (stop > m->nrcpt)
+			stop = m->nrcpt;
 		for (; next < stop; next++) {
 			rcpt_line(s, next, line, sizeof(line));
 			batch_add(s, &buf, &len, &cap, line);
 		}
-		last = next == p->nrcpt;
+		last = next == m->nrcpt;
 		if (last)
 			batch_add(s, &buf, &len, &cap, "DATA");
-		if (batch_write(s, buf, len, first == 0 ? PH_MAIL : PH_RCPT)
-		    == -1)
+		if (batch_write(s, buf, len, first == 0 ? SMTP_PH_MAIL :
+		    SMTP_PH_RCPT) == -1)
 			goto out;
 		len = 0;
 		if (first == 0) {
-			if (reply_read(s, PH_MAIL, "MAIL FROM") == -1)
+			if (reply_read(s, SMTP_PH_MAIL, "MAIL FROM") == -1)
 				goto out;
 			mailfail = mail_judge(s) == -1;
 			if (mailfail && s->res->fail.cls == FAIL_PROTOCOL)
 				goto out;
 		}
 		for (size_t i = first; i < next; i++)
-			if (reply_read(s, PH_RCPT, "RCPT TO") == -1 ||
+			if (reply_read(s, SMTP_PH_RCPT, "RCPT TO") == -1 ||
 			    (!mailfail && rcpt_judge(s, i) == -1))
 				goto out;
 		if (mailfail && !last)
 			goto out;	/* in step: no DATA was sent */
 		if (last) {
-			if (reply_read(s, PH_DATA, "DATA") == -1)
+			if (reply_read(s, SMTP_PH_DATA, "DATA") == -1)
 				goto out;
 			if (mailfail || envelope_verdict(s) == -1) {
 				if (s->r.code == 354)
@@ -1000,14 +1003,14 @@ envelope_pipelined(struct session *s, const char *mail)
 			}
 			rc = data_judge(s);
 		}
-	} while (next < p->nrcpt);
+	} while (next < m->nrcpt);
 out:
 	free(buf);
 	return rc;
 }
 
 static int
-do_envelope(struct session *s)
+do_envelope(struct smtp_conn *s)
 {
 	char mail[SMTP_LINE_MAX];
 	int utf8;
@@ -1015,7 +1018,7 @@ do_envelope(struct session *s)
 	if (pre_envelope(s, &utf8) == -1)
 		return -1;
 	mail_line(s, utf8, mail, sizeof(mail));
-	if (s->res->caps.ext & EXT_PIPELINING)
+	if (s->res->caps.ext & SMTP_EXT_PIPELINING)
 		return envelope_pipelined(s, mail);
 	return envelope_sequential(s, mail);
 }
@@ -1037,23 +1040,27 @@ smtp_dotstuff(int *bol, const char *in, size_t inlen, char *out)
 
 /* Stream the message, dot-stuffed, then the final ".". */
 static int
-do_body(struct session *s)
+do_body(struct smtp_conn *s)
 {
-	static char in[DATA_CHUNK], out[2 * DATA_CHUNK + 3];
 	struct fail *f = &s->res->fail;
 	ssize_t n;
 	int bol = 1;
 	enum conn_status st;
 
-	s->res->phase = PH_BODY;
-	if (msg_rewind(s->msg, f) == -1) {
+	s->res->phase = SMTP_PH_BODY;
+	if (s->in == NULL) {
+		s->in = xmalloc(DATA_CHUNK);
+		s->out = xmalloc(2 * DATA_CHUNK);	/* every byte a dot */
+	}
+	if (msg_rewind(s->m->msg, f) == -1) {
 		abandon_data(s);
 		return -1;
 	}
-	while ((n = msg_read(s->msg, in, sizeof(in), f)) > 0) {
-		size_t o = smtp_dotstuff(&bol, in, (size_t)n, out);
+	while ((n = msg_read(s->m->msg, s->in, DATA_CHUNK, f)) > 0) {
+		size_t o = smtp_dotstuff(&bol, s->in, (size_t)n, s->out);
 
-		st = conn_write(s->c, out, o, deadline_for(s, PH_BODY));
+		st = conn_write(s->c, s->out, o, deadline_for(s,
+		    SMTP_PH_BODY));
 		if (st != CONN_OK) {
 			s->closed = 1;
 			fail_set(f, FAIL_TEMP, "connection %s while sending "
@@ -1069,13 +1076,13 @@ do_body(struct session *s)
 		return -1;
 	}
 	if (s->p->on_send != NULL) {
-		char note[64];
+		char note[64];	/* 24 + 20 digits of a long long */
 		int k = snprintf(note, sizeof(note), "<message data, %lld "
-		    "octets>", (long long)msg_size(s->msg));
+		    "octets>", (long long)msg_size(s->m->msg));
 		s->p->on_send(s->p->cbarg, note, (size_t)k);
 		s->p->on_send(s->p->cbarg, ".", 1);
 	}
-	st = conn_write(s->c, ".\r\n", 3, deadline_for(s, PH_BODY));
+	st = conn_write(s->c, ".\r\n", 3, deadline_for(s, SMTP_PH_BODY));
 	if (st != CONN_OK) {
 		s->closed = 1;
 		fail_set(f, FAIL_TEMP, "connection %s while sending the end "
@@ -1088,7 +1095,7 @@ do_body(struct session *s)
 
 /* One final reply: 2xx delivered, else the failure. */
 static int
-final_judge(struct session *s, const char *who)
+final_judge(struct smtp_conn *s, const char *who)
 {
 	if (s->r.code >= 200 && s->r.code < 300)
 		return 0;
@@ -1104,9 +1111,9 @@ final_judge(struct session *s, const char *who)
 }
 
 static int
-read_final(struct session *s)
+read_final(struct smtp_conn *s)
 {
-	if (reply_read(s, PH_DOT, ".") == 0)
+	if (reply_read(s, SMTP_PH_DOT, ".") == 0)
 		return 0;
 	/* Anything but a clear refusal after the dot leaves the fate of
 	 * the message unknown (qmail's "possible duplicate"). */
@@ -1120,12 +1127,12 @@ read_final(struct session *s)
 }
 
 static int
-do_final(struct session *s)
+do_final(struct smtp_conn *s)
 {
 	struct smtp_result *res = s->res;
 
-	res->phase = PH_DOT;
-	if (s->p->proto == PROTO_SMTP) {
+	res->phase = SMTP_PH_DOT;
+	if (s->p->proto == SMTP_PROTO_SMTP) {
 		if (read_final(s) == -1)
 			return -1;
 		smtp_reply_text(&s->r, res->final, sizeof(res->final));
@@ -1138,7 +1145,7 @@ do_final(struct session *s)
 	 * message is delivered to each that says 2xx, whatever the others
 	 * say: a partial delivery, reported like --allow-partial. */
 	res->naccepted = 0;
-	for (size_t i = 0; i < s->p->nrcpt; i++) {
+	for (size_t i = 0; i < s->m->nrcpt; i++) {
 		if (!res->rcpt[i].accepted)
 			continue;
 		if (read_final(s) == -1)
@@ -1157,7 +1164,7 @@ do_final(struct session *s)
 }
 
 static void
-do_quit(struct session *s)
+do_quit(struct smtp_conn *s)
 {
 	if (s->closed || s->c == NULL)
 		return;
@@ -1165,26 +1172,28 @@ do_quit(struct session *s)
 	struct fail saved = s->res->fail;
 
 	fail_reset(&s->res->fail);
-	if (cmd_send(s, PH_QUIT, "QUIT") == 0)
-		(void)reply_read(s, PH_QUIT, "QUIT");
+	if (cmd_send(s, SMTP_PH_QUIT, "QUIT") == 0)
+		(void)reply_read(s, SMTP_PH_QUIT, "QUIT");
 	s->res->fail = saved;
 }
 
+/* A fresh result for mail (NULL: none, the connection's own). */
 static void
-res_init(struct smtp_result *res, const struct smtp_params *p)
+res_init(struct smtp_result *res, const struct smtp_mail *m)
 {
+	size_t n = m != NULL ? m->nrcpt : 0;
+
 	memset(res, 0, sizeof(*res));
-	res->rcpt = xcalloc(p->nrcpt ? p->nrcpt : 1, sizeof(*res->rcpt));
-	res->nrcpt = p->nrcpt;
-	for (size_t i = 0; i < p->nrcpt; i++)
-		res->rcpt[i].addr = p->rcpt[i];
+	res->rcpt = xcalloc(n ? n : 1, sizeof(*res->rcpt));
+	res->nrcpt = n;
+	for (size_t i = 0; i < n; i++)
+		res->rcpt[i].addr = m->rcpt[i];
 }
 
 /* QUIT (unless the link is gone or out of step) and free. */
 void
-smtp_close(struct smtp_conn *sc)
+smtp_close(struct smtp_conn *s)
 {
-	struct session *s = (struct session *)sc;
 	struct smtp_result scratch;
 
 	if (s == NULL)
@@ -1193,30 +1202,35 @@ smtp_close(struct smtp_conn *sc)
 	s->res = &scratch;
 	do_quit(s);
 	conn_close(s->c);
+	free(s->in);
+	free(s->out);
 	free(s);
 }
 
-struct smtp_conn *
-smtp_open(const struct smtp_params *p, struct smtp_result *res)
+/*
+ * Connect, greeting, EHLO, STARTTLS, then AUTH unless this is the
+ * --serverinfo probe.  NULL on failure (res says why).
+ */
+static struct smtp_conn *
+conn_setup(const struct smtp_params *p, struct smtp_result *res, int probe)
 {
-	struct session *s = xcalloc(1, sizeof(*s));
+	struct smtp_conn *s = xcalloc(1, sizeof(*s));
 
-	res_init(res, p);
+	res_init(res, NULL);
 	s->p = p;
 	s->res = res;
-	res->phase = PH_CONNECT;
-	s->p0 = p;
+	res->phase = SMTP_PH_CONNECT;
 	s->c = conn_open(p->host, p->port, p->source_ip,
-	    deadline_for(s, PH_CONNECT), &res->fail);
+	    deadline_for(s, SMTP_PH_CONNECT), &res->fail);
 	if (s->c == NULL) {
 		free(s);
 		return NULL;
 	}
-	if (p->tls == TLS_IMPLICIT) {
+	if (p->tls == SMTP_TLS_IMPLICIT) {
 		/* RFC 8314 3.3: TLS first, then the greeting inside it */
-		res->phase = PH_STARTTLS;
+		res->phase = SMTP_PH_STARTTLS;
 		if (conn_starttls(s->c, p->tlsopts, deadline_for(s,
-		    PH_STARTTLS), 1, &res->fail) == -1) {
+		    SMTP_PH_STARTTLS), 1, &res->fail) == -1) {
 			s->closed = 1;
 			goto fail;
 		}
@@ -1225,25 +1239,31 @@ smtp_open(const struct smtp_params *p, struct smtp_result *res)
 	}
 	if (do_greeting(s) == -1 || do_hello(s) == -1 || do_tls(s) == -1)
 		goto fail;
-	if (!p->serverinfo && do_auth(s) == -1)
+	if (!probe && do_auth(s) == -1)
 		goto fail;
 	s->caps = res->caps;
 	s->tls = res->tls;
 	s->res = NULL;		/* res is the caller's, done with here */
-	return (struct smtp_conn *)s;
+	return s;
 fail:
 	if (res->fail.cls == FAIL_PROTOCOL)
 		s->closed = 1;	/* out of step: QUIT could be misread */
-	smtp_close((struct smtp_conn *)s);
+	smtp_close(s);
 	return NULL;
+}
+
+struct smtp_conn *
+smtp_open(const struct smtp_params *p, struct smtp_result *res)
+{
+	return conn_setup(p, res, 0);
 }
 
 /* RFC 5321 4.1.1.5: RSET before a further transaction. */
 static int
-do_rset(struct session *s)
+do_rset(struct smtp_conn *s)
 {
-	if (cmd_send(s, PH_MAIL, "RSET") == -1 ||
-	    reply_read(s, PH_MAIL, "RSET") == -1)
+	if (cmd_send(s, SMTP_PH_MAIL, "RSET") == -1 ||
+	    reply_read(s, SMTP_PH_MAIL, "RSET") == -1)
 		return -1;
 	if (s->r.code == 250)
 		return 0;
@@ -1254,21 +1274,19 @@ do_rset(struct session *s)
 }
 
 int
-smtp_send(struct smtp_conn *sc, const struct smtp_params *p, struct msg *m,
+smtp_send(struct smtp_conn *s, const struct smtp_mail *m,
     struct smtp_result *res)
 {
-	struct session *s = (struct session *)sc;
 	int rc = -1;
 
-	res_init(res, p);
+	res_init(res, m);
 	res->caps = s->caps;
 	res->tls = s->tls;
-	s->p = p;
+	s->m = m;
 	s->res = res;
-	s->msg = m;
 	if (s->closed || s->broken) {
 		fail_set(&res->fail, FAIL_TEMP, "connection no longer usable");
-		return -1;
+		goto out;
 	}
 	if (s->used && do_rset(s) == -1)
 		goto out;
@@ -1279,35 +1297,32 @@ smtp_send(struct smtp_conn *sc, const struct smtp_params *p, struct msg *m,
 out:
 	if (res->fail.cls == FAIL_PROTOCOL)
 		s->closed = 1;
-	/* p and res belong to the caller's message: forget them */
-	s->p = s->p0;
-	s->msg = NULL;
+	/* m and res belong to the caller's message: forget them */
+	s->m = NULL;
 	s->res = NULL;
 	return rc;
 }
 
 int
-smtp_alive(const struct smtp_conn *sc)
+smtp_alive(const struct smtp_conn *s)
 {
-	const struct session *s = (const struct session *)sc;
-
 	return !s->closed && !s->broken;
 }
 
 int
-smtp_session(const struct smtp_params *p, struct msg *m,
+smtp_session(const struct smtp_params *p, const struct smtp_mail *m,
     struct smtp_result *res)
 {
-	struct smtp_conn *sc = smtp_open(p, res);
+	struct smtp_conn *s = conn_setup(p, res, m == NULL);
 	int rc = 0;
 
-	if (sc == NULL)
+	if (s == NULL)
 		return -1;
-	if (!p->serverinfo) {
+	if (m != NULL) {
 		smtp_result_free(res);	/* smtp_send starts a new one */
-		rc = smtp_send(sc, p, m, res);
+		rc = smtp_send(s, m, res);
 	}
-	smtp_close(sc);
+	smtp_close(s);
 	return rc;
 }
 

@@ -124,21 +124,22 @@ test_caps(void)
 
 	set_reply(r, exim, sizeof(exim) / sizeof(exim[0]));
 	smtp_parse_caps(r, &c);
-	CHECK(c.ext == (EXT_PIPELINING | EXT_SIZE | EXT_8BITMIME |
-	    EXT_SMTPUTF8 | EXT_DSN | EXT_CHUNKING | EXT_ENHANCED |
-	    EXT_STARTTLS | EXT_AUTH));
+	CHECK(c.ext == (SMTP_EXT_PIPELINING | SMTP_EXT_SIZE |
+	    SMTP_EXT_8BITMIME | SMTP_EXT_SMTPUTF8 | SMTP_EXT_DSN |
+	    SMTP_EXT_CHUNKING | SMTP_EXT_ENHANCED | SMTP_EXT_STARTTLS |
+	    SMTP_EXT_AUTH));
 	CHECK(c.size == 52428800ULL);
 	CHECK_STR(c.auth, "PLAIN LOGIN CRAM-MD5");
 
 	set_reply(r, sink, sizeof(sink) / sizeof(sink[0]));
 	smtp_parse_caps(r, &c);
-	CHECK(c.ext == (EXT_PIPELINING | EXT_SIZE | EXT_AUTH));
+	CHECK(c.ext == (SMTP_EXT_PIPELINING | SMTP_EXT_SIZE | SMTP_EXT_AUTH));
 	CHECK(c.size == 0);
 	CHECK_STR(c.auth, "LOGIN PLAIN DIGEST-MD5");
 
 	set_reply(r, bad, sizeof(bad) / sizeof(bad[0]));
 	smtp_parse_caps(r, &c);
-	CHECK(c.ext == EXT_SIZE);	/* "SIZE abc": offered, no limit */
+	CHECK(c.ext == SMTP_EXT_SIZE);	/* "SIZE abc": offered, no limit */
 	CHECK(c.size == 0);
 
 	/* the greeting line is never a capability */
@@ -257,7 +258,7 @@ test_exit_map(void)
 	CHECK(exit_code(FAIL_MAX) == 70);
 	for (int c = 0; c < FAIL_MAX; c++)
 		CHECK(fail_class_names[c] != NULL);
-	for (int p = 0; p < PH_MAX; p++)
+	for (int p = 0; p < SMTP_PH_MAX; p++)
 		CHECK(smtp_phase_names[p] != NULL);
 }
 
@@ -265,13 +266,13 @@ static void
 test_timeouts(void)
 {
 	/* RFC 5321 4.5.3.2 */
-	CHECK(smtp_phase_timeout(PH_GREETING) == 300);
-	CHECK(smtp_phase_timeout(PH_MAIL) == 300);
-	CHECK(smtp_phase_timeout(PH_RCPT) == 300);
-	CHECK(smtp_phase_timeout(PH_DATA) == 120);
-	CHECK(smtp_phase_timeout(PH_BODY) == 180);
-	CHECK(smtp_phase_timeout(PH_DOT) == 600);
-	CHECK(smtp_phase_timeout(PH_CONNECT) == 60);
+	CHECK(smtp_phase_timeout(SMTP_PH_GREETING) == 300);
+	CHECK(smtp_phase_timeout(SMTP_PH_MAIL) == 300);
+	CHECK(smtp_phase_timeout(SMTP_PH_RCPT) == 300);
+	CHECK(smtp_phase_timeout(SMTP_PH_DATA) == 120);
+	CHECK(smtp_phase_timeout(SMTP_PH_BODY) == 180);
+	CHECK(smtp_phase_timeout(SMTP_PH_DOT) == 600);
+	CHECK(smtp_phase_timeout(SMTP_PH_CONNECT) == 60);
 }
 
 int
