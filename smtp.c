@@ -161,9 +161,96 @@ smtp_parse_enh(int code, const char *t, char *enh)
 	return t[i] == ' ' ? i + 1 : i;
 }
 
-void
+/*
+ * Display text (error messages, replies shown to people) may be cut to
+ * its buffer, but visibly: it then ends in "...".  A command line is
+ * never cut: see struct cmdline.
+ */
+static void
+cut_mark(char *out, size_t cap)
+{
+	if (cap >= 4)
+		memcpy(out + cap - 4, "...", 4);
+}
+
+/* Append text at out + *o (cap bytes in all); -1 once it had to cut. */
+static int
+show_add(char *out, size_t cap, size_t *o, const char *text)
+{
+	size_t n = strlen(text);
+
+	if (*o + n < cap) {
+		memcpy(out + *o, text, n + 1);
+		*o += n;
+		return 0;
+	}
+	memcpy(out + *o, text, cap - 1 - *o);
+	out[cap - 1] = '\0';
+	*o = cap - 1;
+	cut_mark(out, cap);
+	return -1;
+}
+
+/* The same for foreign bytes (a server's text), made terminal-safe. */
+static int
+show_raw(char *out, size_t cap, size_t *o, const char *p, size_t len)
+{
+	/* sanitize() writes at most "\xHH" (4 octets) per input octet */
+	char tmp[4 * SMTP_LINE_MAX + 1], *t = tmp;
+	size_t tcap = sizeof(tmp);
+	int rc;
+
+	if (len > SMTP_LINE_MAX) {
+		tcap = 4 * len + 1;
+		t = xmalloc(tcap);
+	}
+	rc = show_add(out, cap, o, sanitize(t, tcap, p, len));
+	if (t != tmp)
+		free(t);
+	return rc;
+}
+
+/* vsnprintf for display text: cut visibly. */
+static void
+show_fmt(char *out, size_t cap, const char *fmt, ...)
+{
+	va_list ap;
+	int k;
+
+	va_start(ap, fmt);
+	k = vsnprintf(out, cap, fmt, ap);
+	va_end(ap);
+	if (k < 0)
+		out[0] = '\0';
+	else if ((size_t)k >= cap)
+		cut_mark(out, cap);
+}
+
+/*
+ * Add to a failure's message.  The addition matters ("the message may
+ * have been delivered"), so it is kept whole; the text before it is cut
+ * visibly if both do not fit.  more must be shorter than the message
+ * buffer less 4.
+ */
+static void
+fail_add(struct fail *f, const char *more)
+{
+	size_t n = strlen(f->msg), k = strlen(more);
+
+	if (n + k >= sizeof(f->msg)) {
+		n = sizeof(f->msg) - 1 - k - 3;
+		memcpy(f->msg + n, "...", 3);
+		n += 3;
+	}
+	memcpy(f->msg + n, more, k + 1);
+}
+
+int
 smtp_parse_caps(const struct smtp_reply *r, struct smtp_caps *caps)
 {
+	size_t have = 0;
+	int rc = 0;
+
 	memset(caps, 0, sizeof(*caps));
 	for (size_t i = 1; i < r->nlines; i++) {
 		const char *l = r->line[i];
@@ -205,34 +292,45 @@ smtp_parse_caps(const struct smtp_reply *r, struct smtp_caps *caps)
 		else if (IS("STARTTLS"))
 			caps->ext |= SMTP_EXT_STARTTLS;
 		else if (IS("AUTH")) {
-			size_t have = strlen(caps->auth);
+			size_t n = strlen(arg);
 
 			caps->ext |= SMTP_EXT_AUTH;
-			if (have > 0 && have + 1 < sizeof(caps->auth))
+			/* the separator, the list and the NUL, whole or not
+			 * at all: a cut list would hide a mechanism */
+			if (have + 1 + n + 1 > sizeof(caps->auth)) {
+				rc = -1;
+				continue;
+			}
+			if (have > 0)
 				caps->auth[have++] = ' ';
-			xstrlcpy(caps->auth + have, arg,
-			    sizeof(caps->auth) - have);
+			memcpy(caps->auth + have, arg, n + 1);
+			have += n;
 		}
 #undef IS
 	}
+	return rc;
 }
 
+/* Display only: cut visibly (show_add) when it does not fit. */
 void
 smtp_reply_text(const struct smtp_reply *r, char *out, size_t cap)
 {
-	size_t o;
+	char code[16];		/* a reply code is 3 digits */
+	size_t o = 0;
 
-	o = (size_t)snprintf(out, cap, "%d", r->code);
-	for (size_t i = 0; i < r->nlines && o + 4 < cap; i++) {
-		const char *sep = i == 0 ? " " : " / ";
-
+	if (cap == 0)
+		return;
+	out[0] = '\0';
+	snprintf(code, sizeof(code), "%d", r->code);
+	if (show_add(out, cap, &o, code) == -1)
+		return;
+	for (size_t i = 0; i < r->nlines; i++) {
 		if (r->line[i][0] == '\0')
 			continue;
-		o += (size_t)snprintf(out + o, cap - o, "%s", sep);
-		if (o >= cap)
-			break;
-		sanitize(out + o, cap - o, r->line[i], strlen(r->line[i]));
-		o += strlen(out + o);
+		if (show_add(out, cap, &o, i == 0 ? " " : " / ") == -1 ||
+		    show_raw(out, cap, &o, r->line[i], strlen(r->line[i]))
+		    == -1)
+			return;
 	}
 }
 
@@ -240,15 +338,25 @@ smtp_reply_text(const struct smtp_reply *r, char *out, size_t cap)
 static void
 fail_reply(struct smtp_conn *s, enum fail_class cls, const char *fmt, ...)
 {
-	char what[512];
+	char what[sizeof(s->res->fail.msg)], msg[sizeof(what)];
+	size_t o = 0;
 	va_list ap;
+	int k;
 
 	va_start(ap, fmt);
-	vsnprintf(what, sizeof(what), fmt, ap);
+	k = vsnprintf(what, sizeof(what), fmt, ap);
 	va_end(ap);
+	if (k < 0)
+		what[0] = '\0';
+	else if ((size_t)k >= sizeof(what))
+		cut_mark(what, sizeof(what));
 	s->res->code = s->r.code;
 	smtp_reply_text(&s->r, s->res->reply, sizeof(s->res->reply));
-	fail_set(&s->res->fail, cls, "%s: %s", what, s->res->reply);
+	msg[0] = '\0';
+	if (show_add(msg, sizeof(msg), &o, what) == 0 &&
+	    show_add(msg, sizeof(msg), &o, ": ") == 0)
+		(void)show_add(msg, sizeof(msg), &o, s->res->reply);
+	fail_set(&s->res->fail, cls, "%s", msg);
 }
 
 static const char *
@@ -266,90 +374,124 @@ phase_what(enum smtp_phase ph)
 	}
 }
 
-/*
- * Read one complete reply into s->r under the phase's deadline and
- * validate it: well-formed lines, one code throughout, bounded size.
- * 421 at any stage means the server is closing: recorded as FAIL_TEMP.
- */
+/* The link failed (st) while we waited for `where`. */
+static void
+read_failed(struct smtp_conn *s, enum smtp_phase ph, enum conn_status st,
+    const char *where)
+{
+	struct fail *f = &s->res->fail;
+
+	s->res->phase = ph;
+	s->closed = 1;
+	if (st == CONN_TIMEOUT)
+		fail_set(f, FAIL_TEMP, "timed out after %d s waiting for %s",
+		    s->p->timeout > 0 ? s->p->timeout :
+		    smtp_phase_timeout(ph), where);
+	else if (st == CONN_EOF)
+		fail_set(f, FAIL_TEMP, "connection lost waiting for %s",
+		    where);
+	else
+		fail_set(f, FAIL_TEMP, "connection error waiting for %s: %s",
+		    where, strerror(conn_errno(s->c)));
+}
+
+/* Add one line (CR stripped) to s->r; -1 if malformed or too much. */
 static int
-reply_read(struct smtp_conn *s, enum smtp_phase ph, const char *cmd)
+reply_add(struct smtp_conn *s, enum smtp_phase ph, const char *line,
+    size_t len, int *last, const char *where)
 {
 	struct smtp_reply *r = &s->r;
-	long long deadline = deadline_for(s, ph);
-	char where[128], shown[160];
+	char shown[160];
+	const char *text;
+	size_t tlen, o = 0;
+	int code = smtp_parse_line(line, len, last, &text);
+
+	s->res->phase = ph;
+	if (code < 0 || (r->nlines > 0 && code != r->code)) {
+		shown[0] = '\0';
+		(void)show_raw(shown, sizeof(shown), &o, line, len);
+		fail_set(&s->res->fail, FAIL_PROTOCOL,
+		    "malformed reply (%s) in %s: \"%s\"", code < 0 ?
+		    "not a reply line" : "codes differ between lines", where,
+		    shown);
+		return -1;
+	}
+	tlen = len - (size_t)(text - line);
+	if (r->nlines == SMTP_REPLY_MAXLINES ||
+	    r->used + tlen + 1 > sizeof(r->buf)) {
+		fail_set(&s->res->fail, FAIL_PROTOCOL, "malformed reply: "
+		    "more than %d lines or %zu octets in %s",
+		    SMTP_REPLY_MAXLINES, sizeof(r->buf), where);
+		return -1;
+	}
+	r->code = code;
+	memcpy(r->buf + r->used, text, tlen);
+	r->buf[r->used + tlen] = '\0';
+	r->line[r->nlines++] = r->buf + r->used;
+	r->used += tlen + 1;
+	return 0;
+}
+
+/*
+ * Read one complete reply into s->r before the deadline and validate
+ * it: well-formed lines, one code throughout, bounded size.
+ */
+static int
+reply_get(struct smtp_conn *s, enum smtp_phase ph, long long deadline,
+    const char *where)
+{
+	struct smtp_reply *r = &s->r;
 	int last = 0;
 
-	if (phase_what(ph) != NULL)
-		snprintf(where, sizeof(where), "%s", phase_what(ph));
-	else
-		snprintf(where, sizeof(where), "the reply to %s", cmd);
 	r->nlines = 0;
 	r->used = 0;
 	r->code = 0;
 	r->enh[0] = '\0';
 	while (!last) {
 		char *line;
-		const char *text;
-		size_t len, tlen;
-		int code;
+		size_t len;
 		enum conn_status st;
 
 		st = conn_getline(s->c, deadline, SMTP_LINE_MAX, &line, &len);
-		if (st != CONN_OK) {
+		if (st == CONN_TOOLONG) {
 			s->res->phase = ph;
-			if (st == CONN_TOOLONG) {
-				fail_set(&s->res->fail, FAIL_PROTOCOL,
-				    "malformed reply: a line over %d octets "
-				    "in %s", SMTP_LINE_MAX, where);
-				return -1;
-			}
-			s->closed = 1;
-			if (st == CONN_TIMEOUT)
-				fail_set(&s->res->fail, FAIL_TEMP,
-				    "timed out after %d s waiting for %s",
-				    s->p->timeout > 0 ? s->p->timeout :
-				    smtp_phase_timeout(ph), where);
-			else if (st == CONN_EOF)
-				fail_set(&s->res->fail, FAIL_TEMP,
-				    "connection lost waiting for %s", where);
-			else
-				fail_set(&s->res->fail, FAIL_TEMP,
-				    "connection error waiting for %s: %s",
-				    where, strerror(conn_errno(s->c)));
+			fail_set(&s->res->fail, FAIL_PROTOCOL, "malformed "
+			    "reply: a line over %d octets in %s",
+			    SMTP_LINE_MAX, where);
+			return -1;
+		}
+		if (st != CONN_OK) {
+			read_failed(s, ph, st, where);
 			return -1;
 		}
 		if (len > 0 && line[len - 1] == '\r')
 			len--;
-		code = smtp_parse_line(line, len, &last, &text);
-		if (code < 0 || (r->nlines > 0 && code != r->code)) {
-			s->res->phase = ph;
-			sanitize(shown, sizeof(shown), line, len);
-			fail_set(&s->res->fail, FAIL_PROTOCOL,
-			    "malformed reply (%s) in %s: \"%s\"",
-			    code < 0 ? "not a reply line" :
-			    "codes differ between lines", where, shown);
+		if (reply_add(s, ph, line, len, &last, where) == -1)
 			return -1;
-		}
-		tlen = len - (size_t)(text - line);
-		if (r->nlines == SMTP_REPLY_MAXLINES ||
-		    r->used + tlen + 1 > sizeof(r->buf)) {
-			s->res->phase = ph;
-			fail_set(&s->res->fail, FAIL_PROTOCOL,
-			    "malformed reply: more than %d lines or %zu octets "
-			    "in %s", SMTP_REPLY_MAXLINES, sizeof(r->buf),
-			    where);
-			return -1;
-		}
-		r->code = code;
-		memcpy(r->buf + r->used, text, tlen);
-		r->buf[r->used + tlen] = '\0';
-		r->line[r->nlines++] = r->buf + r->used;
-		r->used += tlen + 1;
 	}
 	smtp_parse_enh(r->code, r->line[0], r->enh);
+	return 0;
+}
+
+/*
+ * Read the reply for phase ph (to cmd) under the phase's deadline and
+ * hand it to on_reply.  421 at any stage means the server is closing:
+ * recorded as FAIL_TEMP.
+ */
+static int
+reply_read(struct smtp_conn *s, enum smtp_phase ph, const char *cmd)
+{
+	char where[128];	/* cmd is one of our verbs */
+
+	if (phase_what(ph) != NULL)
+		show_fmt(where, sizeof(where), "%s", phase_what(ph));
+	else
+		show_fmt(where, sizeof(where), "the reply to %s", cmd);
+	if (reply_get(s, ph, deadline_for(s, ph), where) == -1)
+		return -1;
 	if (s->p->on_reply != NULL)
-		s->p->on_reply(s->p->cbarg, ph, r);
-	if (r->code == 421) {
+		s->p->on_reply(s->p->cbarg, ph, &s->r);
+	if (s->r.code == 421) {
 		/* RFC 5321 3.8: the server is closing; no QUIT. */
 		s->res->phase = ph;
 		s->closed = 1;
@@ -415,28 +557,94 @@ cmd_send_secret(struct smtp_conn *s, const char *shown, const char *line)
 	return rc;
 }
 
+/*
+ * A command line being built.  It is sent whole or not at all: text
+ * beyond SMTP_CMD_MAX - 2 (RFC 5321 4.5.3.1.4, 512 octets with the
+ * CRLF) marks it over, and an over line is FAIL_DATA, never cut.
+ * s has room for the text, the CRLF and a NUL.
+ */
+struct cmdline {
+	char	 s[SMTP_CMD_MAX + 1];
+	size_t	 n;
+	int	 over;
+};
+
+static void
+cl_vadd(struct cmdline *cl, const char *fmt, va_list ap)
+{
+	int k;
+
+	if (cl->over)
+		return;
+	k = vsnprintf(cl->s + cl->n, sizeof(cl->s) - cl->n, fmt, ap);
+	if (k < 0 || cl->n + (size_t)k > SMTP_CMD_MAX - 2) {
+		cl->over = 1;	/* what fit stays, for the message only */
+		cl->n = strlen(cl->s);
+		return;
+	}
+	cl->n += (size_t)k;
+}
+
+static void
+cl_add(struct cmdline *cl, const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	cl_vadd(cl, fmt, ap);
+	va_end(ap);
+}
+
+static void
+cl_init(struct cmdline *cl)
+{
+	cl->s[0] = '\0';
+	cl->n = 0;
+	cl->over = 0;
+}
+
+/* The failure for a line that came out too long. */
+static int
+cl_over(struct smtp_conn *s, enum smtp_phase ph, const struct cmdline *cl)
+{
+	char start[64];
+	size_t o = 0;
+
+	start[0] = '\0';
+	(void)show_raw(start, sizeof(start), &o, cl->s, cl->n);
+	s->res->phase = ph;
+	fail_set(&s->res->fail, FAIL_DATA, "command line too long: \"%s\" "
+	    "would be over %d octets (RFC 5321 4.5.3.1.4)", start,
+	    SMTP_CMD_MAX);
+	return -1;
+}
+
+/* Send a built line (on_send shows it), after the unasked check. */
+static int
+cl_send(struct smtp_conn *s, enum smtp_phase ph, struct cmdline *cl)
+{
+	if (cl->over)
+		return cl_over(s, ph, cl);
+	if (unasked(s, ph, smtp_phase_names[ph]) == -1)
+		return -1;
+	if (s->p->on_send != NULL)
+		s->p->on_send(s->p->cbarg, cl->s, cl->n);
+	memcpy(cl->s + cl->n, "\r\n", 3);
+	return put_lines(s, ph, smtp_phase_names[ph], cl->s, cl->n + 2);
+}
+
 /* Send one command line. */
 static int
 cmd_send(struct smtp_conn *s, enum smtp_phase ph, const char *fmt, ...)
 {
-	char line[SMTP_LINE_MAX];
+	struct cmdline cl;
 	va_list ap;
-	int n;
 
+	cl_init(&cl);
 	va_start(ap, fmt);
-	n = vsnprintf(line, sizeof(line) - 2, fmt, ap);
+	cl_vadd(&cl, fmt, ap);
 	va_end(ap);
-	if (n < 0 || (size_t)n >= sizeof(line) - 2) {
-		fail_set(&s->res->fail, FAIL_DATA, "command too long: %.40s...",
-		    line);
-		return -1;
-	}
-	if (unasked(s, ph, smtp_phase_names[ph]) == -1)
-		return -1;
-	if (s->p->on_send != NULL)
-		s->p->on_send(s->p->cbarg, line, (size_t)n);
-	memcpy(line + n, "\r\n", 2);
-	return put_lines(s, ph, smtp_phase_names[ph], line, (size_t)n + 2);
+	return cl_send(s, ph, &cl);
 }
 
 /*
@@ -475,7 +683,7 @@ static int
 do_hello(struct smtp_conn *s)
 {
 	const struct smtp_params *p = s->p;
-	char what[SMTP_LINE_MAX];
+	char what[SMTP_CMD_MAX + 32];	/* the command fit SMTP_CMD_MAX */
 
 	s->hello = p->proto == SMTP_PROTO_LMTP ? "LHLO" : "EHLO";
 	if (cmd_send(s, SMTP_PH_EHLO, "%s %s", s->hello, p->helo) == -1 ||
@@ -483,8 +691,13 @@ do_hello(struct smtp_conn *s)
 		return -1;
 	if (s->r.code == 250) {
 		s->esmtp = 1;
-		smtp_parse_caps(&s->r, &s->res->caps);
-		return 0;
+		if (smtp_parse_caps(&s->r, &s->res->caps) == 0)
+			return 0;
+		s->res->phase = SMTP_PH_EHLO;
+		fail_set(&s->res->fail, FAIL_PROTOCOL, "malformed reply to "
+		    "%s: AUTH lists over %zu octets", s->hello,
+		    sizeof(s->res->caps.auth));
+		return -1;
 	}
 	s->res->phase = SMTP_PH_EHLO;
 	if (s->r.code >= 500 && s->r.code < 600 &&
@@ -497,10 +710,10 @@ do_hello(struct smtp_conn *s)
 			memset(&s->res->caps, 0, sizeof(s->res->caps));
 			return 0;
 		}
-		snprintf(what, sizeof(what), "HELO %s rejected", p->helo);
+		show_fmt(what, sizeof(what), "HELO %s rejected", p->helo);
 		return refused(s, SMTP_PH_HELO, "HELO", what);
 	}
-	snprintf(what, sizeof(what), "%s %s rejected", s->hello, p->helo);
+	show_fmt(what, sizeof(what), "%s %s rejected", s->hello, p->helo);
 	return refused(s, SMTP_PH_EHLO, s->hello, what);
 }
 
@@ -562,6 +775,60 @@ do_tls(struct smtp_conn *s)
  * a longer initial response (an OAuth token) waits for an empty 334. */
 #define AUTH_IR_MAX	400
 
+/* "AUTH mech [initial-response]"; *pending: the response waits for 334. */
+static int
+auth_first(struct smtp_conn *s, const char *name, const char *resp,
+    int *pending)
+{
+	struct cmdline line;
+	char shown[64];		/* "AUTH " + a mechanism name + " ***" */
+	int rc;
+
+	*pending = resp != NULL && strlen(resp) > AUTH_IR_MAX;
+	cl_init(&line);
+	if (resp != NULL && !*pending)
+		cl_add(&line, "AUTH %s %s", name, resp);
+	else
+		cl_add(&line, "AUTH %s", name);
+	snprintf(shown, sizeof(shown), "AUTH %s%s", name, resp != NULL &&
+	    !*pending ? " ***" : "");
+	/* AUTH_IR_MAX keeps it short; never show the line, it holds
+	 * the credentials */
+	if (line.over) {
+		s->res->phase = SMTP_PH_AUTH;
+		fail_set(&s->res->fail, FAIL_INTERNAL, "AUTH %s command line "
+		    "too long", name);
+		rc = -1;
+	} else
+		rc = cmd_send_secret(s, shown, line.s);
+	explicit_bzero(line.s, sizeof(line.s));
+	return rc;
+}
+
+/* The reply that ended the exchange (not 334). */
+static int
+auth_verdict(struct smtp_conn *s, struct sasl *sa, const char *name,
+    int *refused)
+{
+	s->res->phase = SMTP_PH_AUTH;
+	if (s->r.code == 235) {
+		char enh[16];
+		const char *t = s->r.line[0] + smtp_parse_enh(235,
+		    s->r.line[0], enh);
+
+		return sasl_finish(sa, t, strlen(t), &s->res->fail);
+	}
+	if (s->r.code >= 500 || s->r.code == 454) {
+		*refused = s->r.code >= 500;
+		fail_reply(s, s->r.code >= 500 ? FAIL_AUTH : FAIL_TEMP,
+		    "authentication (%s) failed", name);
+	} else if (s->r.code >= 400)
+		fail_reply(s, FAIL_TEMP, "authentication (%s) failed", name);
+	else
+		fail_reply(s, FAIL_PROTOCOL, "unexpected reply to AUTH");
+	return -1;
+}
+
 /*
  * One AUTH exchange.  Returns 0 (235 and, for SCRAM, the server
  * proved itself), -1 with the failure recorded; *refused is set when
@@ -574,23 +841,12 @@ auth_once(struct smtp_conn *s, enum sasl_mech mech, const char *secret,
 	const char *name = sasl_mech_names[mech], *resp = NULL;
 	struct sasl *sa = sasl_new(mech, s->p->user, secret, s->p->host, 0);
 	struct fail *f = &s->res->fail;
-	char line[SMTP_LINE_MAX], shown[64];
 	int rc = -1, pending_ir = 0;
 
 	*refused = 0;
-	if (sasl_start(sa, &resp, f) == -1)
+	if (sasl_start(sa, &resp, f) == -1 ||
+	    auth_first(s, name, resp, &pending_ir) == -1)
 		goto out;
-	snprintf(shown, sizeof(shown), "AUTH %s%s", name, resp ? " ***" : "");
-	if (resp != NULL && strlen(resp) <= AUTH_IR_MAX)
-		snprintf(line, sizeof(line), "AUTH %s %s", name, resp);
-	else {
-		pending_ir = resp != NULL;
-		snprintf(line, sizeof(line), "AUTH %s", name);
-		snprintf(shown, sizeof(shown), "AUTH %s", name);
-	}
-	if (cmd_send_secret(s, shown, line) == -1)
-		goto out;
-	explicit_bzero(line, sizeof(line));
 	for (;;) {
 		if (reply_read(s, SMTP_PH_AUTH, "AUTH") == -1)
 			goto out;
@@ -612,23 +868,7 @@ auth_once(struct smtp_conn *s, enum sasl_mech mech, const char *secret,
 		if (cmd_send_secret(s, "***", resp) == -1)
 			goto out;
 	}
-	s->res->phase = SMTP_PH_AUTH;
-	if (s->r.code == 235) {
-		char enh[16];
-		const char *t = s->r.line[0] + smtp_parse_enh(235,
-		    s->r.line[0], enh);
-
-		rc = sasl_finish(sa, t, strlen(t), f);
-		goto out;
-	}
-	if (s->r.code >= 500 || s->r.code == 454) {
-		*refused = s->r.code >= 500;
-		fail_reply(s, s->r.code >= 500 ? FAIL_AUTH : FAIL_TEMP,
-		    "authentication (%s) failed", name);
-	} else if (s->r.code >= 400)
-		fail_reply(s, FAIL_TEMP, "authentication (%s) failed", name);
-	else
-		fail_reply(s, FAIL_PROTOCOL, "unexpected reply to AUTH");
+	rc = auth_verdict(s, sa, name, refused);
 out:
 	sasl_free(sa);
 	return rc;
@@ -640,13 +880,17 @@ auth_mech(struct smtp_conn *s)
 {
 	const struct smtp_params *p = s->p;
 	const char *list = s->res->caps.auth;
+	char shown[400];	/* the server's list, cut visibly */
+	size_t o = 0;
 	int mech;
 
+	shown[0] = '\0';
+	(void)show_raw(shown, sizeof(shown), &o, list, strlen(list));
 	if (p->auth >= 0) {
 		if (!sasl_offered(list, p->auth)) {
 			fail_set(&s->res->fail, FAIL_PERM, "the server does "
 			    "not offer AUTH %s (it offers: %s)",
-			    sasl_mech_names[p->auth], list);
+			    sasl_mech_names[p->auth], shown);
 			return -1;
 		}
 		return p->auth;
@@ -656,7 +900,7 @@ auth_mech(struct smtp_conn *s)
 	if (mech < 0)
 		fail_set(&s->res->fail, FAIL_PERM, "no authentication "
 		    "mechanism in common with the server (it offers: %s)",
-		    list);
+		    shown);
 	return mech;
 }
 
@@ -714,61 +958,54 @@ is_ascii(const char *a)
 	return 1;
 }
 
-/* RFC 3461 4: xtext encoding for ENVID. */
+/* RFC 3461 4: xtext encoding for ENVID, appended to the line. */
 static void
-xtext(const char *in, char *out, size_t cap)
+xtext(struct cmdline *cl, const char *in)
 {
-	size_t o = 0;
-
-	for (; *in && o + 4 < cap; in++) {
+	for (; *in && !cl->over; in++) {
 		unsigned char c = (unsigned char)*in;
 
 		if (c < 33 || c > 126 || c == '+' || c == '=')
-			o += (size_t)snprintf(out + o, cap - o, "+%02X", c);
+			cl_add(cl, "+%02X", c);
 		else
-			out[o++] = (char)c;
+			cl_add(cl, "%c", c);
 	}
-	out[o] = '\0';
 }
 
 /* MAIL FROM:<...> with the parameters the server offers. */
 static void
-mail_line(struct smtp_conn *s, int utf8, char *out, size_t cap)
+mail_line(struct smtp_conn *s, int utf8, struct cmdline *cl)
 {
 	const struct smtp_mail *m = s->m;
 	const struct smtp_caps *caps = &s->res->caps;
-	size_t o;
 
-	o = (size_t)snprintf(out, cap, "MAIL FROM:<%s>", m->sender);
-	if ((caps->ext & SMTP_EXT_SIZE) && s->m->msg != NULL)
-		o += (size_t)snprintf(out + o, cap - o, " SIZE=%lld",
-		    (long long)msg_size(s->m->msg));
-	if (o < cap && s->m->msg != NULL && msg_is_8bit(s->m->msg) &&
+	cl_init(cl);
+	cl_add(cl, "MAIL FROM:<%s>", m->sender);
+	if ((caps->ext & SMTP_EXT_SIZE) && m->msg != NULL)
+		cl_add(cl, " SIZE=%lld", (long long)msg_size(m->msg));
+	if (m->msg != NULL && msg_is_8bit(m->msg) &&
 	    (caps->ext & SMTP_EXT_8BITMIME))
-		o += (size_t)snprintf(out + o, cap - o, " BODY=8BITMIME");
-	if (o < cap && utf8)
-		o += (size_t)snprintf(out + o, cap - o, " SMTPUTF8");
-	if (o < cap && (caps->ext & SMTP_EXT_DSN) && m->dsn_ret != NULL)
-		o += (size_t)snprintf(out + o, cap - o, " RET=%s",
-		    strcasecmp(m->dsn_ret, "full") == 0 ? "FULL" : "HDRS");
-	if (o < cap && (caps->ext & SMTP_EXT_DSN) && m->dsn_envid != NULL) {
-		char x[256];
-
-		xtext(m->dsn_envid, x, sizeof(x));
-		snprintf(out + o, cap - o, " ENVID=%s", x);
+		cl_add(cl, " BODY=8BITMIME");
+	if (utf8)
+		cl_add(cl, " SMTPUTF8");
+	if ((caps->ext & SMTP_EXT_DSN) && m->dsn_ret != NULL)
+		cl_add(cl, " RET=%s", strcasecmp(m->dsn_ret, "full") == 0 ?
+		    "FULL" : "HDRS");
+	if ((caps->ext & SMTP_EXT_DSN) && m->dsn_envid != NULL) {
+		cl_add(cl, " ENVID=");
+		xtext(cl, m->dsn_envid);
 	}
 }
 
 static void
-rcpt_line(struct smtp_conn *s, size_t i, char *out, size_t cap)
+rcpt_line(struct smtp_conn *s, size_t i, struct cmdline *cl)
 {
 	const struct smtp_mail *m = s->m;
-	size_t o;
 
-	o = (size_t)snprintf(out, cap, "RCPT TO:<%s>", m->rcpt[i]);
-	if (o < cap && (s->res->caps.ext & SMTP_EXT_DSN) &&
-	    m->dsn_notify != NULL)
-		snprintf(out + o, cap - o, " NOTIFY=%s", m->dsn_notify);
+	cl_init(cl);
+	cl_add(cl, "RCPT TO:<%s>", m->rcpt[i]);
+	if ((s->res->caps.ext & SMTP_EXT_DSN) && m->dsn_notify != NULL)
+		cl_add(cl, " NOTIFY=%s", m->dsn_notify);
 }
 
 /* Checks before the envelope: SMTPUTF8, SIZE, 8BITMIME, DSN. */
@@ -796,10 +1033,10 @@ pre_envelope(struct smtp_conn *s, int *utf8)
 	    (unsigned long long)msg_size(m->msg) > caps->size) {
 		fail_set(&s->res->fail, FAIL_PERM, "message size %lld "
 		    "exceeds the server's limit of %llu octets",
-		    (long long)msg_size(s->m->msg), caps->size);
+		    (long long)msg_size(m->msg), caps->size);
 		return -1;
 	}
-	if (s->m->msg != NULL && msg_is_8bit(s->m->msg) &&
+	if (m->msg != NULL && msg_is_8bit(m->msg) &&
 	    !(caps->ext & SMTP_EXT_8BITMIME) && p->on_warn != NULL)
 		p->on_warn(p->cbarg, "8-bit message data sent to a server "
 		    "without 8BITMIME");
@@ -810,15 +1047,65 @@ pre_envelope(struct smtp_conn *s, int *utf8)
 	return 0;
 }
 
+/* An address for an error message: made safe, cut visibly. */
+static const char *
+show_addr(char *out, size_t cap, const char *a)
+{
+	size_t o = 0;
+
+	out[0] = '\0';
+	(void)show_raw(out, cap, &o, a, strlen(a));
+	return out;
+}
+
+/*
+ * Every line of the envelope is built and checked before anything of
+ * the transaction is sent: an address with a control character (it
+ * could end the line and inject a command; the front end refuses them,
+ * the engine does not rely on it) or a line too long ends it with
+ * nothing sent.  The MAIL line is left in *mail.
+ */
+static int
+envelope_lines(struct smtp_conn *s, int utf8, struct cmdline *mail)
+{
+	const struct smtp_mail *m = s->m;
+	struct cmdline line;
+	char shown[80];
+
+	s->res->phase = SMTP_PH_MAIL;
+	if (has_ctl(m->sender) || (m->dsn_notify && has_ctl(m->dsn_notify))) {
+		fail_set(&s->res->fail, FAIL_DATA, "control character in "
+		    "the envelope: <%s>", show_addr(shown, sizeof(shown),
+		    m->sender));
+		return -1;
+	}
+	mail_line(s, utf8, mail);
+	if (mail->over)
+		return cl_over(s, SMTP_PH_MAIL, mail);
+	for (size_t i = 0; i < m->nrcpt; i++) {
+		s->res->phase = SMTP_PH_RCPT;
+		if (has_ctl(m->rcpt[i])) {
+			fail_set(&s->res->fail, FAIL_DATA, "control character "
+			    "in the recipient <%s>", show_addr(shown,
+			    sizeof(shown), m->rcpt[i]));
+			return -1;
+		}
+		rcpt_line(s, i, &line);
+		if (line.over)
+			return cl_over(s, SMTP_PH_RCPT, &line);
+	}
+	return 0;
+}
+
 /* Judge a MAIL reply; -1 if it failed. */
 static int
 mail_judge(struct smtp_conn *s)
 {
-	char what[SMTP_LINE_MAX];
+	char what[SMTP_CMD_MAX + 32];	/* the line fit SMTP_CMD_MAX */
 
 	if (s->r.code >= 200 && s->r.code < 300)
 		return 0;
-	snprintf(what, sizeof(what), "MAIL FROM:<%s> rejected",
+	show_fmt(what, sizeof(what), "MAIL FROM:<%s> rejected",
 	    s->m->sender);
 	return refused(s, SMTP_PH_MAIL, "MAIL FROM", what);
 }
@@ -898,17 +1185,17 @@ abandon_data(struct smtp_conn *s)
 }
 
 static int
-envelope_sequential(struct smtp_conn *s, const char *mail)
+envelope_sequential(struct smtp_conn *s, struct cmdline *mail)
 {
-	if (cmd_send(s, SMTP_PH_MAIL, "%s", mail) == -1 ||
+	if (cl_send(s, SMTP_PH_MAIL, mail) == -1 ||
 	    reply_read(s, SMTP_PH_MAIL, "MAIL FROM") == -1 ||
 	    mail_judge(s) == -1)
 		return -1;
 	for (size_t i = 0; i < s->m->nrcpt; i++) {
-		char line[SMTP_LINE_MAX];
+		struct cmdline line;
 
-		rcpt_line(s, i, line, sizeof(line));
-		if (cmd_send(s, SMTP_PH_RCPT, "%s", line) == -1 ||
+		rcpt_line(s, i, &line);
+		if (cl_send(s, SMTP_PH_RCPT, &line) == -1 ||
 		    reply_read(s, SMTP_PH_RCPT, "RCPT TO") == -1 ||
 		    rcpt_judge(s, i) == -1)
 			return -1;
@@ -955,14 +1242,15 @@ batch_write(struct smtp_conn *s, char *buf, size_t len, enum smtp_phase ph)
  * recipient can be named and the stream stays in step.
  */
 static int
-envelope_pipelined(struct smtp_conn *s, const char *mail)
+envelope_pipelined(struct smtp_conn *s, const struct cmdline *mail)
 {
 	const struct smtp_mail *m = s->m;
-	char *buf = NULL, line[SMTP_LINE_MAX];
+	struct cmdline line;
+	char *buf = NULL;
 	size_t len = 0, cap = 0, next = 0;
 	int mailfail = 0, rc = -1;
 
-	batch_add(s, &buf, &len, &cap, mail);
+	batch_add(s, &buf, &len, &cap, mail->s);
 	do {
 		size_t first = next, stop = next + RCPT_BATCH;
 		int last;
@@ -970,8 +1258,8 @@ envelope_pipelined(struct smtp_conn *s, const char *mail)
 		if (stop > m->nrcpt)
 			stop = m->nrcpt;
 		for (; next < stop; next++) {
-			rcpt_line(s, next, line, sizeof(line));
-			batch_add(s, &buf, &len, &cap, line);
+			rcpt_line(s, next, &line);
+			batch_add(s, &buf, &len, &cap, line.s);
 		}
 		last = next == m->nrcpt;
 		if (last)
@@ -1012,15 +1300,15 @@ out:
 static int
 do_envelope(struct smtp_conn *s)
 {
-	char mail[SMTP_LINE_MAX];
+	struct cmdline mail;
 	int utf8;
 
-	if (pre_envelope(s, &utf8) == -1)
+	if (pre_envelope(s, &utf8) == -1 || envelope_lines(s, utf8, &mail)
+	    == -1)
 		return -1;
-	mail_line(s, utf8, mail, sizeof(mail));
 	if (s->res->caps.ext & SMTP_EXT_PIPELINING)
-		return envelope_pipelined(s, mail);
-	return envelope_sequential(s, mail);
+		return envelope_pipelined(s, &mail);
+	return envelope_sequential(s, &mail);
 }
 
 size_t
@@ -1119,9 +1407,8 @@ read_final(struct smtp_conn *s)
 	 * the message unknown (qmail's "possible duplicate"). */
 	if (s->r.code != 421) {
 		s->res->maybe_delivered = 1;
-		xstrlcpy(s->res->fail.msg + strlen(s->res->fail.msg),
-		    "; the message may have been delivered",
-		    sizeof(s->res->fail.msg) - strlen(s->res->fail.msg));
+		fail_add(&s->res->fail, "; the message may have been "
+		    "delivered");
 	}
 	return -1;
 }

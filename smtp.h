@@ -36,6 +36,9 @@ struct tlsio_opts;
 #define SMTP_REPLY_MAXLINES 128
 /* Bytes of one whole reply kept (text of all lines, a NUL after each). */
 #define SMTP_REPLY_MAX	(16 * 1024)
+/* RFC 5321 4.5.3.1.4: a command line is at most 512 octets with its
+ * CRLF.  A MAIL or RCPT line that would be longer is never sent. */
+#define SMTP_CMD_MAX	512
 enum smtp_phase {
 	SMTP_PH_CONNECT,
 	SMTP_PH_GREETING,
@@ -86,12 +89,20 @@ enum smtp_ext {
 struct smtp_caps {
 	unsigned	 ext;		/* enum smtp_ext bits */
 	unsigned long long size;	/* SIZE limit, 0 = none given */
-	char		 auth[256];	/* AUTH mechanisms, space separated */
+	/* AUTH mechanisms, space separated, every AUTH line joined: they
+	 * came from one reply, so they fit a reply's buffer. */
+	char		 auth[SMTP_REPLY_MAX];
 };
-/* The reply on one line, sanitised: "550 5.1.1 text / more text". */
+/*
+ * The reply on one line, sanitised, for people: "550 5.1.1 text / more
+ * text".  Display only: a reply longer than cap is cut and then ends
+ * in "..." so the cut shows.
+ */
 void		 smtp_reply_text(const struct smtp_reply *, char *, size_t);
-/* Parse the EHLO reply's lines 2..n into caps (line 1 is the greeting). */
-void		 smtp_parse_caps(const struct smtp_reply *, struct smtp_caps *);
+/* Parse the EHLO reply's lines 2..n into caps (line 1 is the greeting).
+ * 0, or -1 if the AUTH lists do not fit caps->auth (never for a reply
+ * read by the engine, whose size is bounded the same way). */
+int		 smtp_parse_caps(const struct smtp_reply *, struct smtp_caps *);
 
 enum smtp_proto { SMTP_PROTO_SMTP, SMTP_PROTO_LMTP };
 #define SMTP_AUTH_OFF	(-1)
