@@ -751,15 +751,11 @@ do_tls(struct smtp_conn *s)
 	if (cmd_send(s, SMTP_PH_STARTTLS, "STARTTLS") == -1 ||
 	    reply_read(s, SMTP_PH_STARTTLS, "STARTTLS") == -1)
 		return -1;
-	if (s->r.code != 220) {
-		if (s->r.code >= 400)
-			fail_reply(s, FAIL_PERM, "STARTTLS refused; nothing "
-			    "was sent");
-		else
-			fail_reply(s, FAIL_PROTOCOL, "unexpected reply to "
-			    "STARTTLS");
-		return -1;
-	}
+	/* 4xx is temporary (75, queued), 5xx permanent (69); either way
+	 * never a plaintext fallback */
+	if (s->r.code != 220)
+		return refused(s, SMTP_PH_STARTTLS, "STARTTLS",
+		    "STARTTLS refused; nothing was sent");
 	if (conn_starttls(s->c, p->tlsopts, deadline_for(s, SMTP_PH_STARTTLS),
 	    0, &s->res->fail) == -1) {
 		s->closed = 1;

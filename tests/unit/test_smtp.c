@@ -627,6 +627,57 @@ test_long_lines(void)
 	msg_free(m);
 }
 
+/* RFC 3207 4: STARTTLS 4xx is temporary, 5xx permanent; no fallback. */
+static void
+test_starttls_refused(void)
+{
+	static const char *const t454[] = {
+		"S 220 fake", "R EHLO", "S 250-fake", "S 250 STARTTLS",
+		"R STARTTLS", "S 454 4.7.0 TLS not available", "R QUIT",
+		"S 221 bye", "E", NULL,
+	};
+	static const char *const t554[] = {
+		"S 220 fake", "R EHLO", "S 250-fake", "S 250 STARTTLS",
+		"R STARTTLS", "S 554 5.7.3 no", "R QUIT", "S 221 bye", "E",
+		NULL,
+	};
+	static const struct {
+		const char *const *script;
+		enum smtp_tls tls;
+		enum fail_class cls;
+	} t[] = {
+		{ t454, SMTP_TLS_STARTTLS, FAIL_TEMP },
+		{ t454, SMTP_TLS_AUTO, FAIL_TEMP },
+		{ t554, SMTP_TLS_STARTTLS, FAIL_PERM },
+		{ t554, SMTP_TLS_AUTO, FAIL_PERM },
+	};
+	const char *rcpt[] = { "r@example.org" };
+	struct smtp_mail ml;
+	struct msg *m = fake_msg();
+
+	memset(&ml, 0, sizeof(ml));
+	ml.sender = "s@example.org";
+	ml.rcpt = rcpt;
+	ml.nrcpt = 1;
+	ml.msg = m;
+	for (size_t i = 0; i < sizeof(t) / sizeof(t[0]); i++) {
+		struct fake fk;
+		struct smtp_params p;
+		struct smtp_result res;
+
+		fake_start(&fk, t[i].script);
+		fake_params(&p, fk.port, SMTP_PROTO_SMTP);
+		p.tls = t[i].tls;
+		CHECK(smtp_session(&p, &ml, &res) == -1);
+		CHECK(fake_wait(&fk) == 0);	/* no MAIL in plaintext */
+		CHECK(res.fail.cls == t[i].cls);
+		CHECK(res.phase == SMTP_PH_STARTTLS);
+		CHECK(!res.tls);
+		smtp_result_free(&res);
+	}
+	msg_free(m);
+}
+
 int
 main(void)
 {
@@ -638,6 +689,7 @@ main(void)
 	test_caps_long_auth();
 	test_caps_auth_overflow();
 	test_long_lines();
+	test_starttls_refused();
 	test_dotstuff();
 	test_smuggling();
 	test_exit_map();
