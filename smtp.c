@@ -48,6 +48,15 @@ const char *const smtp_phase_names[SMTP_PH_MAX] = {
 	[SMTP_PH_QUIT] = "QUIT",
 };
 
+const char *const smtp_rcpt_state_names[SMTP_RCPT_MAX] = {
+	[SMTP_RCPT_NOTTRIED] = "not tried",
+	[SMTP_RCPT_ACCEPTED] = "accepted",
+	[SMTP_RCPT_DELIVERED] = "delivered",
+	[SMTP_RCPT_TEMPFAIL] = "temporary failure",
+	[SMTP_RCPT_PERMFAIL] = "permanent failure",
+	[SMTP_RCPT_UNKNOWN] = "unknown",
+};
+
 /* One connection, one or more messages. */
 struct smtp_conn {
 	const struct smtp_params *p;	/* the caller's, until smtp_close */
@@ -1106,29 +1115,81 @@ mail_judge(struct smtp_conn *s)
 	return refused(s, SMTP_PH_MAIL, "MAIL FROM", what);
 }
 
+/* The counter that holds recipients in state st, or NULL. */
+static size_t *
+state_count(struct smtp_result *res, enum smtp_rcpt_state st)
+{
+	switch (st) {
+	case SMTP_RCPT_DELIVERED:
+		return &res->ndelivered;
+	case SMTP_RCPT_TEMPFAIL:
+		return &res->ntemp;
+	case SMTP_RCPT_PERMFAIL:
+		return &res->nperm;
+	case SMTP_RCPT_UNKNOWN:
+		return &res->nunknown;
+	default:
+		return NULL;
+	}
+}
+
+/* Move recipient i to state st; the counts follow. */
+static void
+set_state(struct smtp_result *res, size_t i, enum smtp_rcpt_state st)
+{
+	struct smtp_rcpt_result *rr = &res->rcpt[i];
+	size_t *was = state_count(res, rr->state), *now = state_count(res, st);
+
+	if (was != NULL)
+		(*was)--;
+	if (now != NULL)
+		(*now)++;
+	rr->state = st;
+	rr->accepted = st == SMTP_RCPT_ACCEPTED ||
+	    st == SMTP_RCPT_DELIVERED || st == SMTP_RCPT_UNKNOWN;
+	res->nrefused = res->ntemp + res->nperm;
+	res->delivered = res->ndelivered > 0;
+}
+
+/* Every recipient still in state from goes to state to. */
+static void
+set_states(struct smtp_result *res, enum smtp_rcpt_state from,
+    enum smtp_rcpt_state to)
+{
+	for (size_t i = 0; i < res->nrcpt; i++)
+		if (res->rcpt[i].state == from)
+			set_state(res, i, to);
+}
+
+/* Keep s->r as recipient i's own reply, and judge it: 2xx is ok. */
+static void
+rcpt_reply(struct smtp_conn *s, size_t i, enum smtp_rcpt_state ok)
+{
+	struct smtp_rcpt_result *rr = &s->res->rcpt[i];
+	char text[1024];	/* one reply on one line, cut visibly */
+
+	rr->code = s->r.code;
+	memcpy(rr->enh, s->r.enh, sizeof(rr->enh));
+	smtp_reply_text(&s->r, text, sizeof(text));
+	free(rr->text);
+	rr->text = xstrdup(text);
+	set_state(s->res, i, s->r.code < 300 ? ok : s->r.code < 500 ?
+	    SMTP_RCPT_TEMPFAIL : SMTP_RCPT_PERMFAIL);
+}
+
 /* Record a RCPT reply; -1 only for a protocol error. */
 static int
 rcpt_judge(struct smtp_conn *s, size_t i)
 {
-	struct smtp_rcpt_result *rr = &s->res->rcpt[i];
-	char text[1024];
-
 	if (s->r.code >= 300 && s->r.code < 400) {
 		s->res->phase = SMTP_PH_RCPT;
 		fail_reply(s, FAIL_PROTOCOL, "unexpected reply to "
 		    "RCPT TO:<%s>", s->m->rcpt[i]);
 		return -1;
 	}
-	rr->code = s->r.code;
-	memcpy(rr->enh, s->r.enh, sizeof(rr->enh));
-	smtp_reply_text(&s->r, text, sizeof(text));
-	free(rr->text);
-	rr->text = xstrdup(text);
-	rr->accepted = s->r.code < 300;
-	if (rr->accepted)
+	if (s->r.code < 300)
 		s->res->naccepted++;
-	else
-		s->res->nrefused++;
+	rcpt_reply(s, i, SMTP_RCPT_ACCEPTED);
 	return 0;
 }
 
@@ -1137,24 +1198,19 @@ static int
 envelope_verdict(struct smtp_conn *s)
 {
 	struct smtp_result *res = s->res;
-	int perm = 0;
+	enum fail_class cls = res->nperm > 0 ? FAIL_RCPT : FAIL_TEMP;
 
 	if (res->nrefused == 0)
 		return 0;
-	for (size_t i = 0; i < s->m->nrcpt; i++)
-		if (!res->rcpt[i].accepted && res->rcpt[i].code >= 500)
-			perm = 1;
 	res->phase = SMTP_PH_RCPT;
 	if (res->naccepted == 0) {
-		fail_set(&res->fail, perm ? FAIL_RCPT : FAIL_TEMP,
-		    "no recipient accepted");
+		fail_set(&res->fail, cls, "no recipient accepted");
 		return -1;
 	}
 	if (!s->p->allow_partial) {
-		fail_set(&res->fail, perm ? FAIL_RCPT : FAIL_TEMP,
-		    "message not sent to anyone: %zu of %zu recipients "
-		    "refused (--allow-partial delivers to the others)",
-		    res->nrefused, s->m->nrcpt);
+		fail_set(&res->fail, cls, "message not sent to anyone: %zu of "
+		    "%zu recipients refused (--allow-partial delivers to the "
+		    "others)", res->nrefused, s->m->nrcpt);
 		return -1;
 	}
 	return 0;
@@ -1377,15 +1433,15 @@ do_body(struct smtp_conn *s)
 	return 0;
 }
 
-/* One final reply: 2xx delivered, else the failure. */
+/* SMTP's one final reply: 2xx delivered, else the failure. */
 static int
-final_judge(struct smtp_conn *s, const char *who)
+final_judge(struct smtp_conn *s)
 {
 	if (s->r.code >= 200 && s->r.code < 300)
 		return 0;
 	if (s->r.code >= 400)
 		fail_reply(s, s->r.code >= 500 ? FAIL_PERM : FAIL_TEMP,
-		    "message refused%s%s", who ? " for " : "", who ? who : "");
+		    "message refused");
 	else {
 		s->res->maybe_delivered = 1;
 		fail_reply(s, FAIL_PROTOCOL, "unexpected reply to the end "
@@ -1410,40 +1466,94 @@ read_final(struct smtp_conn *s)
 }
 
 static int
-do_final(struct smtp_conn *s)
+final_smtp(struct smtp_conn *s)
 {
 	struct smtp_result *res = s->res;
 
-	res->phase = SMTP_PH_DOT;
-	if (s->p->proto == SMTP_PROTO_SMTP) {
-		if (read_final(s) == -1)
-			return -1;
+	if (read_final(s) == 0) {
 		smtp_reply_text(&s->r, res->final, sizeof(res->final));
-		if (final_judge(s, NULL) == -1)
-			return -1;
-		res->delivered = 1;
-		return 0;
+		if (final_judge(s) == 0) {
+			set_states(res, SMTP_RCPT_ACCEPTED,
+			    SMTP_RCPT_DELIVERED);
+			return 0;
+		}
 	}
-	/* RFC 2033 4.2: one reply per accepted recipient, in order.  The
-	 * message is delivered to each that says 2xx, whatever the others
-	 * say: a partial delivery, reported like --allow-partial. */
-	res->naccepted = 0;
-	for (size_t i = 0; i < s->m->nrcpt; i++) {
-		if (!res->rcpt[i].accepted)
+	if (res->maybe_delivered)
+		set_states(res, SMTP_RCPT_ACCEPTED, SMTP_RCPT_UNKNOWN);
+	return -1;
+}
+
+/*
+ * LMTP stopped answering part way (link lost, 421, out of protocol):
+ * those answered keep their state; the others are UNKNOWN, or TEMPFAIL
+ * after a 421 (the server said it is closing).  The message says how
+ * many got it.
+ */
+static int
+lmtp_cut_off(struct smtp_conn *s)
+{
+	struct smtp_result *res = s->res;
+	char note[128];		/* three counts */
+
+	if (res->maybe_delivered)
+		set_states(res, SMTP_RCPT_ACCEPTED, SMTP_RCPT_UNKNOWN);
+	else
+		for (size_t i = 0; i < res->nrcpt; i++)
+			if (res->rcpt[i].state == SMTP_RCPT_ACCEPTED) {
+				rcpt_reply(s, i, SMTP_RCPT_TEMPFAIL);
+				res->rcpt[i].after_data = 1;
+			}
+	if (res->ndelivered > 0) {
+		snprintf(note, sizeof(note), " (delivered to %zu of %zu "
+		    "recipients before that%s)", res->ndelivered, res->nrcpt,
+		    res->nunknown > 0 ? ", unknown for the rest" : "");
+		fail_add(&res->fail, note);
+	}
+	return -1;
+}
+
+/*
+ * RFC 2033 4.2: one reply per accepted recipient, in order.  The
+ * message is delivered to each that says 2xx, whatever the others say:
+ * a partial delivery, reported like --allow-partial.
+ */
+static int
+final_lmtp(struct smtp_conn *s)
+{
+	struct smtp_result *res = s->res;
+
+	for (size_t i = 0; i < res->nrcpt; i++) {
+		struct smtp_rcpt_result *rr = &res->rcpt[i];
+
+		if (rr->state != SMTP_RCPT_ACCEPTED)
 			continue;
 		if (read_final(s) == -1)
-			return -1;
-		res->rcpt[i].accepted = 0;
-		if (rcpt_judge(s, i) == -1)
-			return -1;
-		if (res->rcpt[i].accepted)
+			return lmtp_cut_off(s);
+		if (s->r.code >= 300 && s->r.code < 400) {
+			res->maybe_delivered = 1;
+			fail_reply(s, FAIL_PROTOCOL, "unexpected reply to the "
+			    "end of data for <%s>", rr->addr);
+			return lmtp_cut_off(s);
+		}
+		rcpt_reply(s, i, SMTP_RCPT_DELIVERED);
+		rr->after_data = rr->state != SMTP_RCPT_DELIVERED;
+		if (rr->state == SMTP_RCPT_DELIVERED)
 			smtp_reply_text(&s->r, res->final, sizeof(res->final));
 	}
-	if (res->naccepted > 0) {
-		res->delivered = 1;
+	if (res->ndelivered > 0)
 		return 0;
-	}
-	return envelope_verdict(s);
+	fail_set(&res->fail, res->nperm > 0 ? FAIL_RCPT : FAIL_TEMP,
+	    "message refused after the data for every recipient");
+	return -1;
+}
+
+static int
+do_final(struct smtp_conn *s)
+{
+	s->res->phase = SMTP_PH_DOT;
+	if (s->p->proto == SMTP_PROTO_SMTP)
+		return final_smtp(s);
+	return final_lmtp(s);
 }
 
 static void

@@ -158,24 +158,72 @@ struct smtp_mail {
 	struct msg	*msg;
 };
 
+/* What became of one recipient. */
+enum smtp_rcpt_state {
+	SMTP_RCPT_NOTTRIED,	/* no RCPT reply: never sent, or the
+				   transaction ended before it */
+	SMTP_RCPT_ACCEPTED,	/* RCPT 2xx, but no final word for it: the
+				   transaction failed or was abandoned
+				   (res->fail says why) */
+	SMTP_RCPT_DELIVERED,	/* SMTP: the final 2xx; LMTP: its own 2xx */
+	SMTP_RCPT_TEMPFAIL,	/* refused with 4xx (RCPT, or LMTP's reply
+				   after the data: after_data) */
+	SMTP_RCPT_PERMFAIL,	/* refused with 5xx (the same) */
+	SMTP_RCPT_UNKNOWN,	/* the link was lost (or went out of
+				   protocol) after the final dot before
+				   its final word: it may have the message */
+	SMTP_RCPT_MAX
+};
+extern const char *const smtp_rcpt_state_names[SMTP_RCPT_MAX];
+
 struct smtp_rcpt_result {
 	const char	*addr;		/* borrowed from the mail */
-	int		 code;		/* RCPT reply (LMTP: the data reply) */
-	char		 enh[16];
-	char		*text;		/* malloc'ed, one line */
+	enum smtp_rcpt_state state;
+	/* The refusal came in LMTP's per-recipient reply after the data
+	 * (RFC 2033 4.2), not in the reply to RCPT. */
+	int		 after_data;
+	/* Shorthand: state is ACCEPTED, DELIVERED or UNKNOWN (its RCPT
+	 * was accepted and nothing refused it since). */
 	int		 accepted;
+	/* The recipient's own reply: to RCPT, replaced by LMTP's reply
+	 * after the data when there is one.  0 / "" / NULL if none. */
+	int		 code;
+	char		 enh[16];
+	char		*text;		/* malloc'ed, one line, sanitised */
 };
 
+/*
+ * The outcome of smtp_session(), smtp_open() or smtp_send().
+ *
+ * What the front end can rely on, per recipient and in the counts:
+ *  - return 0: the message was delivered to every recipient in state
+ *    DELIVERED (ndelivered >= 1).  Any other recipient is TEMPFAIL or
+ *    PERMFAIL (ntemp + nperm == nrefused), which happens only with
+ *    allow_partial or LMTP; fail.cls is FAIL_NONE.  Re-send to the
+ *    TEMPFAIL ones only: never to a DELIVERED one.
+ *  - return -1: fail says why (the class maps to the exit code).  Then
+ *    no recipient is DELIVERED, except under LMTP when the link was
+ *    lost (or a reply was out of protocol) part way through the
+ *    per-recipient replies: those that answered keep their state, the
+ *    rest are UNKNOWN, and maybe_delivered is set.  In SMTP,
+ *    maybe_delivered (link lost after the final dot, or a final reply
+ *    out of protocol) makes every accepted recipient UNKNOWN.  Without
+ *    maybe_delivered the message reached no one: each recipient is
+ *    NOTTRIED, ACCEPTED, TEMPFAIL or PERMFAIL.
+ *  - naccepted counts RCPTs answered 2xx; it is never lowered later.
+ */
 struct smtp_result {
 	struct fail	 fail;		/* cls FAIL_NONE on success */
 	enum smtp_phase	 phase;		/* where it stopped */
 	int		 code;		/* the failing reply's code, or 0 */
 	char		 reply[1024];	/* that reply verbatim, one line */
 	int		 maybe_delivered; /* link lost after the final dot */
-	int		 delivered;	/* final 250 received */
+	int		 delivered;	/* delivered to at least one */
 	struct smtp_rcpt_result *rcpt;	/* nrcpt entries */
 	size_t		 nrcpt;
-	size_t		 naccepted, nrefused;
+	size_t		 naccepted;	/* RCPT answered 2xx */
+	size_t		 nrefused;	/* ntemp + nperm */
+	size_t		 ndelivered, ntemp, nperm, nunknown;
 	struct smtp_caps caps;
 	int		 tls;		/* the session ran inside TLS */
 	char		 final[1024];	/* final reply after the data */

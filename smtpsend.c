@@ -1022,13 +1022,16 @@ report_errors(const struct smtp_result *res, int rc)
 	for (size_t i = 0; i < res->nrcpt; i++) {
 		const struct smtp_rcpt_result *r = &res->rcpt[i];
 
-		if (!r->accepted && r->text != NULL)
+		if (!r->accepted && r->text != NULL && r->after_data)
+			fprintf(stderr, "%s: <%s> refused after the data: %s\n",
+			    progname, r->addr, r->text);
+		else if (!r->accepted && r->text != NULL)
 			fprintf(stderr, "%s: RCPT TO:<%s> rejected: %s\n",
 			    progname, r->addr, r->text);
 	}
 	if (rc == 0 && res->nrefused > 0) {
 		fprintf(stderr, "%s: delivered to %zu of %zu recipients\n",
-		    progname, res->naccepted, res->nrcpt);
+		    progname, res->ndelivered, res->nrcpt);
 		return 67;
 	}
 	if (rc == 0)

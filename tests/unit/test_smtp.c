@@ -678,6 +678,167 @@ test_starttls_refused(void)
 	msg_free(m);
 }
 
+/* The envelope of two recipients up to DATA's 354, RCPT replies given. */
+#define ENV2(proto, r1, r2) \
+	"S 220 fake", "R " proto, "S 250 fake", "R MAIL FROM:<s@example.org>", \
+	"S 250 ok", "R RCPT TO:<a@example.org>", "S " r1, \
+	"R RCPT TO:<b@example.org>", "S " r2, "R DATA", "S 354 go", "D"
+
+static void
+check_states(const struct smtp_result *res, enum smtp_rcpt_state a,
+    enum smtp_rcpt_state b, int after_a, int after_b)
+{
+	CHECK(res->nrcpt == 2);
+	CHECK(res->rcpt[0].state == a);
+	CHECK(res->rcpt[1].state == b);
+	CHECK(res->rcpt[0].after_data == after_a);
+	CHECK(res->rcpt[1].after_data == after_b);
+	CHECK(res->nrefused == res->ntemp + res->nperm);
+	CHECK(res->delivered == (res->ndelivered > 0));
+}
+
+/*
+ * Per-recipient outcomes (issue 9): the state of each recipient and the
+ * counts the front end queues by.
+ */
+static void
+test_rcpt_states(void)
+{
+	static const char *const partial451[] = {
+		ENV2("EHLO", "451 4.3.0 greylisted", "250 ok"),
+		"S 250 2.0.0 queued", "R QUIT", "S 221 bye", "E", NULL,
+	};
+	static const char *const lmtp452[] = {
+		ENV2("LHLO", "250 ok", "250 ok"),
+		"S 452 4.2.2 <a@example.org> over quota",
+		"S 250 2.0.0 <b@example.org> delivered",
+		"R QUIT", "S 221 bye", "E", NULL,
+	};
+	static const char *const lmtpdrop[] = {
+		ENV2("LHLO", "250 ok", "250 ok"),
+		"S 250 2.0.0 <a@example.org> delivered", "X", NULL,
+	};
+	static const char *const lmtp421[] = {
+		ENV2("LHLO", "250 ok", "250 ok"),
+		"S 250 2.0.0 <a@example.org> delivered",
+		"S 421 4.3.2 shutting down", "E", NULL,
+	};
+	static const char *const lmtpall[] = {
+		ENV2("LHLO", "250 ok", "250 ok"),
+		"S 550 5.1.1 <a@example.org> gone",
+		"S 452 4.2.2 <b@example.org> over quota",
+		"R QUIT", "S 221 bye", "E", NULL,
+	};
+	static const char *const smtp250[] = {
+		ENV2("EHLO", "250 ok", "250 ok"),
+		"S 250 2.0.0 queued", "R QUIT", "S 221 bye", "E", NULL,
+	};
+	static const char *const smtpdrop[] = {
+		ENV2("EHLO", "250 ok", "250 ok"), "X", NULL,
+	};
+	static const char *const smtp554[] = {
+		ENV2("EHLO", "250 ok", "250 ok"),
+		"S 554 5.7.1 spam", "R QUIT", "S 221 bye", "E", NULL,
+	};
+	static const char *const smtp550[] = {
+		"S 220 fake", "R EHLO", "S 250 fake", "R MAIL", "S 250 ok",
+		"R RCPT TO:<a@example.org>", "S 550 5.1.1 unknown",
+		"R RCPT TO:<b@example.org>", "S 250 ok", "R QUIT",
+		"S 221 bye", "E", NULL,
+	};
+	const char *rcpt[] = { "a@example.org", "b@example.org" };
+	struct smtp_mail ml;
+	struct smtp_result res;
+	struct msg *m = fake_msg();
+	int rc;
+
+	memset(&ml, 0, sizeof(ml));
+	ml.sender = "s@example.org";
+	ml.rcpt = rcpt;
+	ml.nrcpt = 2;
+	ml.msg = m;
+
+	/* --allow-partial: the 451 one is TEMPFAIL, the other delivered */
+	CHECK(fake_session(partial451, SMTP_PROTO_SMTP, 1, &ml, &res, &rc)
+	    == 0);
+	CHECK(rc == 0 && res.fail.cls == FAIL_NONE);
+	check_states(&res, SMTP_RCPT_TEMPFAIL, SMTP_RCPT_DELIVERED, 0, 0);
+	CHECK(res.ntemp == 1 && res.nperm == 0 && res.ndelivered == 1);
+	CHECK(res.rcpt[0].code == 451);
+	CHECK(res.naccepted == 1);
+	smtp_result_free(&res);
+
+	/* LMTP 452 after the data for one, 250 for the other */
+	CHECK(fake_session(lmtp452, SMTP_PROTO_LMTP, 0, &ml, &res, &rc)
+	    == 0);
+	CHECK(rc == 0);
+	check_states(&res, SMTP_RCPT_TEMPFAIL, SMTP_RCPT_DELIVERED, 1, 0);
+	CHECK(res.rcpt[0].code == 452 && res.ntemp == 1);
+	CHECK(res.naccepted == 2 && res.ndelivered == 1);
+	CHECK(strstr(res.final, "<b@example.org> delivered") != NULL);
+	smtp_result_free(&res);
+
+	/* LMTP: one delivered, then the link is lost: the other unknown */
+	CHECK(fake_session(lmtpdrop, SMTP_PROTO_LMTP, 0, &ml, &res, &rc)
+	    == 0);
+	CHECK(rc == -1 && res.fail.cls == FAIL_TEMP && res.maybe_delivered);
+	check_states(&res, SMTP_RCPT_DELIVERED, SMTP_RCPT_UNKNOWN, 0, 0);
+	CHECK(res.ndelivered == 1 && res.nunknown == 1);
+	CHECK(strstr(res.fail.msg, "delivered to 1 of 2") != NULL);
+	smtp_result_free(&res);
+
+	/* LMTP: one delivered, then 421: the other a temporary failure */
+	CHECK(fake_session(lmtp421, SMTP_PROTO_LMTP, 0, &ml, &res, &rc)
+	    == 0);
+	CHECK(rc == -1 && res.fail.cls == FAIL_TEMP && !res.maybe_delivered);
+	check_states(&res, SMTP_RCPT_DELIVERED, SMTP_RCPT_TEMPFAIL, 0, 1);
+	CHECK(res.rcpt[1].code == 421);
+	smtp_result_free(&res);
+
+	/* LMTP: both refused after the data: nothing delivered */
+	CHECK(fake_session(lmtpall, SMTP_PROTO_LMTP, 0, &ml, &res, &rc)
+	    == 0);
+	CHECK(rc == -1 && res.fail.cls == FAIL_RCPT);
+	check_states(&res, SMTP_RCPT_PERMFAIL, SMTP_RCPT_TEMPFAIL, 1, 1);
+	CHECK(strstr(res.fail.msg, "refused after the data") != NULL);
+	smtp_result_free(&res);
+
+	/* SMTP: the final 250 delivers to every accepted recipient */
+	CHECK(fake_session(smtp250, SMTP_PROTO_SMTP, 0, &ml, &res, &rc)
+	    == 0);
+	CHECK(rc == 0);
+	check_states(&res, SMTP_RCPT_DELIVERED, SMTP_RCPT_DELIVERED, 0, 0);
+	CHECK(res.ndelivered == 2 && res.nrefused == 0);
+	smtp_result_free(&res);
+
+	/* SMTP: link lost after the dot: both unknown */
+	CHECK(fake_session(smtpdrop, SMTP_PROTO_SMTP, 0, &ml, &res, &rc)
+	    == 0);
+	CHECK(rc == -1 && res.maybe_delivered);
+	check_states(&res, SMTP_RCPT_UNKNOWN, SMTP_RCPT_UNKNOWN, 0, 0);
+	CHECK(res.nunknown == 2 && res.ndelivered == 0);
+	smtp_result_free(&res);
+
+	/* SMTP: the final reply refuses: reached no one */
+	CHECK(fake_session(smtp554, SMTP_PROTO_SMTP, 0, &ml, &res, &rc)
+	    == 0);
+	CHECK(rc == -1 && res.fail.cls == FAIL_PERM && !res.maybe_delivered);
+	check_states(&res, SMTP_RCPT_ACCEPTED, SMTP_RCPT_ACCEPTED, 0, 0);
+	CHECK(res.ndelivered == 0 && res.nunknown == 0);
+	smtp_result_free(&res);
+
+	/* all-or-nothing: one refused at RCPT, no DATA */
+	CHECK(fake_session(smtp550, SMTP_PROTO_SMTP, 0, &ml, &res, &rc)
+	    == 0);
+	CHECK(rc == -1 && res.fail.cls == FAIL_RCPT);
+	check_states(&res, SMTP_RCPT_PERMFAIL, SMTP_RCPT_ACCEPTED, 0, 0);
+	CHECK(res.nperm == 1 && res.naccepted == 1);
+	smtp_result_free(&res);
+	msg_free(m);
+	for (int i = 0; i < SMTP_RCPT_MAX; i++)
+		CHECK(smtp_rcpt_state_names[i] != NULL);
+}
+
 int
 main(void)
 {
@@ -690,6 +851,7 @@ main(void)
 	test_caps_auth_overflow();
 	test_long_lines();
 	test_starttls_refused();
+	test_rcpt_states();
 	test_dotstuff();
 	test_smuggling();
 	test_exit_map();
