@@ -60,6 +60,14 @@ void		 conn_tls_describe(struct conn *,
 		    void (*)(void *, const char *), void *);
 /* Bytes received and not yet consumed by conn_getline(). */
 size_t		 conn_pending(const struct conn *);
+/*
+ * Whether the peer sent anything not yet read: bytes in the input
+ * buffer, or application data that can be read now (a TLS record with
+ * no data, such as a session ticket, and an EOF do not count).  Never
+ * blocks.  It may read into the input buffer: the line last returned
+ * by conn_getline() is no longer valid afterwards.
+ */
+int		 conn_has_input(struct conn *);
 int		 conn_errno(const struct conn *);
 /* The peer is on a loopback address (127.0.0.0/8, ::1). */
 int		 conn_is_loopback(const struct conn *);

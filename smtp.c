@@ -32,6 +32,9 @@
 /* Wait for QUIT's reply at most this long: the message is already
  * delivered or abandoned, only politeness is at stake. */
 #define QUIT_WAIT	10
+/* Wait at most this long for the rest of a reply that came during the
+ * data: only to show it, the outcome is already decided. */
+#define EARLY_WAIT	2
 
 const char *const smtp_phase_names[SMTP_PH_MAX] = {
 	[SMTP_PH_CONNECT] = "connect",
@@ -520,7 +523,7 @@ reply_read(struct smtp_conn *s, enum smtp_phase ph, const char *cmd)
 static int
 unasked(struct smtp_conn *s, enum smtp_phase ph, const char *what)
 {
-	if (conn_pending(s->c) == 0)
+	if (!conn_has_input(s->c))
 		return 0;
 	s->res->phase = ph;
 	fail_set(&s->res->fail, FAIL_PROTOCOL, "protocol error: the server "
@@ -1378,6 +1381,60 @@ smtp_dotstuff(int *bol, const char *in, size_t inlen, char *out)
 	return o;
 }
 
+/*
+ * SPEC "Exit codes": a reply that arrives while we still send the data
+ * is out of protocol (76), and the message is never reported
+ * delivered.  The final "." is not sent (it would complete a message
+ * the server already answered, perhaps a cut one) and the link is
+ * dropped without QUIT.  Checked before every block and before the
+ * dot, and when a write fails (a server that answers and closes).
+ */
+static int
+early_reply(struct smtp_conn *s)
+{
+	struct fail *f = &s->res->fail;
+	int got;
+
+	if (!conn_has_input(s->c))
+		return 0;
+	got = reply_get(s, SMTP_PH_BODY, now_ms() + EARLY_WAIT * 1000,
+	    "the reply") == 0;
+	if (got && s->p->on_reply != NULL)
+		s->p->on_reply(s->p->cbarg, SMTP_PH_BODY, &s->r);
+	s->closed = 1;
+	s->res->phase = SMTP_PH_BODY;
+	fail_reset(f);
+	if (got)
+		fail_reply(s, FAIL_PROTOCOL, "protocol error: the server "
+		    "replied before the end of the data; the message was not "
+		    "completed");
+	else
+		fail_set(f, FAIL_PROTOCOL, "protocol error: the server sent "
+		    "data before the end of the data; the message was not "
+		    "completed");
+	return -1;
+}
+
+/* Write message data; what names it when the link fails. */
+static int
+put_data(struct smtp_conn *s, const char *buf, size_t len, const char *what)
+{
+	enum conn_status st;
+
+	if (early_reply(s) == -1)
+		return -1;
+	st = conn_write(s->c, buf, len, deadline_for(s, SMTP_PH_BODY));
+	if (st == CONN_OK)
+		return 0;
+	if (early_reply(s) == -1)
+		return -1;
+	s->closed = 1;
+	fail_set(&s->res->fail, FAIL_TEMP, "connection %s while sending %s; "
+	    "it was not delivered", st == CONN_TIMEOUT ? "timed out" :
+	    "lost", what);
+	return -1;
+}
+
 /* Stream the message, dot-stuffed, then the final ".". */
 static int
 do_body(struct smtp_conn *s)
@@ -1385,7 +1442,6 @@ do_body(struct smtp_conn *s)
 	struct fail *f = &s->res->fail;
 	ssize_t n;
 	int bol = 1;
-	enum conn_status st;
 
 	s->res->phase = SMTP_PH_BODY;
 	if (s->in == NULL) {
@@ -1399,15 +1455,8 @@ do_body(struct smtp_conn *s)
 	while ((n = msg_read(s->m->msg, s->in, DATA_CHUNK, f)) > 0) {
 		size_t o = smtp_dotstuff(&bol, s->in, (size_t)n, s->out);
 
-		st = conn_write(s->c, s->out, o, deadline_for(s,
-		    SMTP_PH_BODY));
-		if (st != CONN_OK) {
-			s->closed = 1;
-			fail_set(f, FAIL_TEMP, "connection %s while sending "
-			    "the message; it was not delivered",
-			    st == CONN_TIMEOUT ? "timed out" : "lost");
+		if (put_data(s, s->out, o, "the message") == -1)
 			return -1;
-		}
 	}
 	if (n < 0) {
 		/* a local read error: never let a partial message be
@@ -1422,15 +1471,7 @@ do_body(struct smtp_conn *s)
 		s->p->on_send(s->p->cbarg, note, (size_t)k);
 		s->p->on_send(s->p->cbarg, ".", 1);
 	}
-	st = conn_write(s->c, ".\r\n", 3, deadline_for(s, SMTP_PH_BODY));
-	if (st != CONN_OK) {
-		s->closed = 1;
-		fail_set(f, FAIL_TEMP, "connection %s while sending the end "
-		    "of the message; it was not delivered",
-		    st == CONN_TIMEOUT ? "timed out" : "lost");
-		return -1;
-	}
-	return 0;
+	return put_data(s, ".\r\n", 3, "the end of the message");
 }
 
 /* SMTP's one final reply: 2xx delivered, else the failure. */
