@@ -383,6 +383,14 @@ conn_has_input(struct conn *c)
 	return 1;
 }
 
+/* Stub until the TLS layer reports its failures (CONN_TLSERR). */
+const char *
+conn_error(const struct conn *c)
+{
+	(void)c;
+	return "TLS error";
+}
+
 int
 conn_errno(const struct conn *c)
 {

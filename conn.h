@@ -18,6 +18,8 @@ enum conn_status {
 	CONN_EOF,		/* peer closed */
 	CONN_ERRNO,		/* see conn_errno() */
 	CONN_TOOLONG,		/* a line longer than the caller's bound */
+	CONN_TLSERR,		/* TLS failure on the established session
+				   (an alert): see conn_error() */
 };
 
 struct conn;
@@ -68,6 +70,8 @@ size_t		 conn_pending(const struct conn *);
  * by conn_getline() is no longer valid afterwards.
  */
 int		 conn_has_input(struct conn *);
+/* The text of the last CONN_TLSERR, for an error message. */
+const char	*conn_error(const struct conn *);
 int		 conn_errno(const struct conn *);
 /* The peer is on a loopback address (127.0.0.0/8, ::1). */
 int		 conn_is_loopback(const struct conn *);

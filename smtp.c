@@ -395,7 +395,10 @@ read_failed(struct smtp_conn *s, enum smtp_phase ph, enum conn_status st,
 
 	s->res->phase = ph;
 	s->closed = 1;
-	if (st == CONN_TIMEOUT)
+	if (st == CONN_TLSERR)
+		fail_set(f, FAIL_TLS, "TLS failure waiting for %s: %s", where,
+		    conn_error(s->c));
+	else if (st == CONN_TIMEOUT)
 		fail_set(f, FAIL_TEMP, "timed out after %d s waiting for %s",
 		    s->p->timeout > 0 ? s->p->timeout :
 		    smtp_phase_timeout(ph), where);
@@ -543,8 +546,12 @@ put_lines(struct smtp_conn *s, enum smtp_phase ph, const char *what,
 		return 0;
 	s->res->phase = ph;
 	s->closed = 1;
-	fail_set(&s->res->fail, FAIL_TEMP, "connection %s sending %s",
-	    st == CONN_TIMEOUT ? "timed out" : "lost", what);
+	if (st == CONN_TLSERR)
+		fail_set(&s->res->fail, FAIL_TLS, "TLS failure sending %s: %s",
+		    what, conn_error(s->c));
+	else
+		fail_set(&s->res->fail, FAIL_TEMP, "connection %s sending %s",
+		    st == CONN_TIMEOUT ? "timed out" : "lost", what);
 	return -1;
 }
 
@@ -1426,12 +1433,16 @@ put_data(struct smtp_conn *s, const char *buf, size_t len, const char *what)
 	st = conn_write(s->c, buf, len, deadline_for(s, SMTP_PH_BODY));
 	if (st == CONN_OK)
 		return 0;
-	if (early_reply(s) == -1)
+	if (st != CONN_TLSERR && early_reply(s) == -1)
 		return -1;
 	s->closed = 1;
-	fail_set(&s->res->fail, FAIL_TEMP, "connection %s while sending %s; "
-	    "it was not delivered", st == CONN_TIMEOUT ? "timed out" :
-	    "lost", what);
+	if (st == CONN_TLSERR)
+		fail_set(&s->res->fail, FAIL_TLS, "TLS failure while sending "
+		    "%s: %s; it was not delivered", what, conn_error(s->c));
+	else
+		fail_set(&s->res->fail, FAIL_TEMP, "connection %s while "
+		    "sending %s; it was not delivered", st == CONN_TIMEOUT ?
+		    "timed out" : "lost", what);
 	return -1;
 }
 
