@@ -7,6 +7,11 @@
  * every RCPT, DATA in one write) only when the server offers PIPELINING.
  * Nothing here prints or exits: replies go to params->on_reply, client
  * lines to params->on_send, the outcome to struct smtp_result.
+ *
+ * Never out of step: nothing the server sent unasked is taken as a
+ * reply (checked before every command, every data block and the dot);
+ * a command line is sent whole or not at all (struct cmdline); text
+ * for people is cut visibly, never a command.
  */
 #include <sys/types.h>
 
@@ -257,6 +262,52 @@ fail_add(struct fail *f, const char *more)
 	memcpy(f->msg + n, more, k + 1);
 }
 
+/* Extensions that are a keyword and nothing more. */
+static const struct {
+	const char	*name;
+	unsigned	 bit;
+} ext_words[] = {
+	{ "PIPELINING", SMTP_EXT_PIPELINING },		/* RFC 2920 */
+	{ "8BITMIME", SMTP_EXT_8BITMIME },		/* RFC 6152 */
+	{ "SMTPUTF8", SMTP_EXT_SMTPUTF8 },		/* RFC 6531 */
+	{ "DSN", SMTP_EXT_DSN },			/* RFC 3461 */
+	{ "CHUNKING", SMTP_EXT_CHUNKING },		/* RFC 3030 */
+	{ "ENHANCEDSTATUSCODES", SMTP_EXT_ENHANCED },	/* RFC 2034 */
+	{ "STARTTLS", SMTP_EXT_STARTTLS },		/* RFC 3207 */
+};
+
+/* RFC 1870: "SIZE n"; no number or 0 means no fixed limit. */
+static void
+caps_size(struct smtp_caps *caps, const char *arg)
+{
+	char *end;
+	unsigned long long v;
+
+	caps->ext |= SMTP_EXT_SIZE;
+	errno = 0;
+	v = strtoull(arg, &end, 10);
+	if (errno == 0 && end != arg && arg[0] >= '0' && arg[0] <= '9')
+		caps->size = v;
+}
+
+/* Append one AUTH line's mechanisms at *have; -1 if they cannot fit. */
+static int
+caps_auth(struct smtp_caps *caps, size_t *have, const char *arg)
+{
+	size_t n = strlen(arg);
+
+	caps->ext |= SMTP_EXT_AUTH;
+	/* the separator, the list and the NUL, whole or not at all: a cut
+	 * list would hide a mechanism */
+	if (*have + 1 + n + 1 > sizeof(caps->auth))
+		return -1;
+	if (*have > 0)
+		caps->auth[(*have)++] = ' ';
+	memcpy(caps->auth + *have, arg, n + 1);
+	*have += n;
+	return 0;
+}
+
 int
 smtp_parse_caps(const struct smtp_reply *r, struct smtp_caps *caps)
 {
@@ -273,51 +324,20 @@ smtp_parse_caps(const struct smtp_reply *r, struct smtp_caps *caps)
 		if (strncasecmp(l, "AUTH=", 5) == 0)
 			kw = 4;
 		arg = l[kw] ? l + kw + 1 : l + kw;
-
 		/* Postfix smtp-sink ends with an empty "250 " line. */
 		if (kw == 0)
 			continue;
-#define IS(name) (kw == sizeof(name) - 1 && strncasecmp(l, name, kw) == 0)
-		if (IS("PIPELINING"))
-			caps->ext |= SMTP_EXT_PIPELINING;
-		else if (IS("SIZE")) {
-			char *end;
-			unsigned long long v;
-
-			caps->ext |= SMTP_EXT_SIZE;
-			errno = 0;
-			v = strtoull(arg, &end, 10);
-			/* RFC 1870: no number or 0 means no fixed limit */
-			if (errno == 0 && end != arg && arg[0] >= '0' &&
-			    arg[0] <= '9')
-				caps->size = v;
-		} else if (IS("8BITMIME"))
-			caps->ext |= SMTP_EXT_8BITMIME;
-		else if (IS("SMTPUTF8"))
-			caps->ext |= SMTP_EXT_SMTPUTF8;
-		else if (IS("DSN"))
-			caps->ext |= SMTP_EXT_DSN;
-		else if (IS("CHUNKING"))
-			caps->ext |= SMTP_EXT_CHUNKING;
-		else if (IS("ENHANCEDSTATUSCODES"))
-			caps->ext |= SMTP_EXT_ENHANCED;
-		else if (IS("STARTTLS"))
-			caps->ext |= SMTP_EXT_STARTTLS;
+#define IS(name) (kw == strlen(name) && strncasecmp(l, name, kw) == 0)
+		if (IS("SIZE"))
+			caps_size(caps, arg);
 		else if (IS("AUTH")) {
-			size_t n = strlen(arg);
-
-			caps->ext |= SMTP_EXT_AUTH;
-			/* the separator, the list and the NUL, whole or not
-			 * at all: a cut list would hide a mechanism */
-			if (have + 1 + n + 1 > sizeof(caps->auth)) {
+			if (caps_auth(caps, &have, arg) == -1)
 				rc = -1;
-				continue;
-			}
-			if (have > 0)
-				caps->auth[have++] = ' ';
-			memcpy(caps->auth + have, arg, n + 1);
-			have += n;
-		}
+		} else
+			for (size_t k = 0; k < sizeof(ext_words) /
+			    sizeof(ext_words[0]); k++)
+				if (IS(ext_words[k].name))
+					caps->ext |= ext_words[k].bit;
 #undef IS
 	}
 	return rc;
@@ -596,7 +616,12 @@ cl_vadd(struct cmdline *cl, const char *fmt, va_list ap)
 	if (cl->over)
 		return;
 	k = vsnprintf(cl->s + cl->n, sizeof(cl->s) - cl->n, fmt, ap);
-	if (k < 0 || cl->n + (size_t)k > SMTP_CMD_MAX - 2) {
+	if (k < 0) {
+		cl->over = 1;
+		cl->s[cl->n] = '\0';
+		return;
+	}
+	if (cl->n + (size_t)k > SMTP_CMD_MAX - 2) {
 		cl->over = 1;	/* what fit stays, for the message only */
 		cl->n = strlen(cl->s);
 		return;
