@@ -68,6 +68,7 @@ static void	 buf_wipe(struct buf *);
 static void	 wipe_free(void *, size_t);
 static void	 set_resp(struct sasl *, const void *, size_t);
 static int	 bad_chars(const char *, int space_too);
+static const char *shown(char *, size_t, const void *, size_t);
 static int	 check_creds(struct sasl *, struct fail *);
 static int	 b64val(unsigned char);
 static int	 chal_decode(const char *, size_t, unsigned char **,
@@ -533,7 +534,7 @@ static int
 oauth_step(struct sasl *s, const unsigned char *raw, size_t len, int ok)
 {
 	if (ok == 0)
-		sanitize(s->err, sizeof(s->err), (const char *)raw, len);
+		shown(s->err, sizeof(s->err), raw, len);
 	else
 		xstrlcpy(s->err, "(not valid base64)", sizeof(s->err));
 	s->has_err = 1;
@@ -680,7 +681,7 @@ scram_first(struct sasl *s, const char *msg, size_t len, struct fail *f)
 		char err[256];	/* shown on one line */
 
 		fail_set(f, FAIL_AUTH, "SCRAM: server error: %s",
-		    sanitize(err, sizeof(err), msg + 2, len - 2));
+		    shown(err, sizeof(err), msg + 2, len - 2));
 		return -1;
 	}
 	if (strncmp(msg, "m=", 2) == 0) {
@@ -792,7 +793,7 @@ scram_final(struct sasl *s, const char *msg, size_t len, struct fail *f)
 		char err[256];	/* shown on one line */
 
 		fail_set(f, FAIL_AUTH, "SCRAM: server error: %s",
-		    sanitize(err, sizeof(err), v, vlen));
+		    shown(err, sizeof(err), v, vlen));
 		return -1;
 	}
 	if ((v = scram_attr(&p, 'v', &vlen)) == NULL ||
@@ -831,6 +832,31 @@ chal_decode(const char *p, size_t len, unsigned char **out, size_t *outlen)
 	if (len / 4 * 3 > SASL_CHAL_MAX)
 		return -1;
 	return b64_decode(p, len, out, outlen);
+}
+
+/*
+ * A server's text for a person (error messages): made safe for a
+ * terminal, and cut to cap visibly, ending in "...".  len is bounded
+ * by SASL_CHAL_MAX.
+ */
+static const char *
+shown(char *out, size_t cap, const void *p, size_t len)
+{
+	/* sanitize() writes at most "\xHH" (4 octets) per input octet */
+	size_t tcap = 4 * len + 1, n;
+	char *t = xmalloc(tcap);
+
+	sanitize(t, tcap, p, len);
+	n = strlen(t);
+	if (n >= cap) {
+		n = cap - 1;
+		if (cap >= 4)
+			memcpy(t + cap - 4, "...", 3);
+	}
+	memcpy(out, t, n);
+	out[n] = '\0';
+	free(t);
+	return out;
 }
 
 /* Replace the last response by base64(raw), wiping the old one. */

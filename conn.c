@@ -405,6 +405,26 @@ conn_pending(const struct conn *c)
 }
 
 int
+conn_has_input(struct conn *c)
+{
+	char b;
+	ssize_t n;
+
+	if (conn_pending(c) > 0)
+		return 1;
+	if (c->tls == NULL)
+		return recv(c->fd, &b, 1, MSG_PEEK | MSG_DONTWAIT) == 1;
+	/* only OpenSSL knows whether a record holds data: read what is
+	 * there now (deadline: now) into the emptied buffer */
+	c->start = c->end = c->consumed = 0;
+	n = tlsio_read(c->tls, c->buf, sizeof(c->buf), now_ms());
+	if (n <= 0)
+		return 0;
+	c->end = (size_t)n;
+	return 1;
+}
+
+int
 conn_errno(const struct conn *c)
 {
 	return c->err;

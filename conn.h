@@ -18,7 +18,8 @@ enum conn_status {
 	CONN_EOF,		/* peer closed */
 	CONN_ERRNO,		/* see conn_errno() */
 	CONN_TOOLONG,		/* a line longer than the caller's bound */
-	CONN_TLSERR,		/* a TLS failure: see conn_error() */
+	CONN_TLSERR,		/* TLS failure on the established session
+				   (an alert): see conn_error() */
 };
 
 struct conn;
@@ -60,6 +61,14 @@ void		 conn_tls_describe(struct conn *,
 		    void (*)(void *, const char *), void *);
 /* Bytes received and not yet consumed by conn_getline(). */
 size_t		 conn_pending(const struct conn *);
+/*
+ * Whether the peer sent anything not yet read: bytes in the input
+ * buffer, or application data that can be read now (a TLS record with
+ * no data, such as a session ticket, and an EOF do not count).  Never
+ * blocks.  It may read into the input buffer: the line last returned
+ * by conn_getline() is no longer valid afterwards.
+ */
+int		 conn_has_input(struct conn *);
 int		 conn_errno(const struct conn *);
 /* The peer is on a loopback address (127.0.0.0/8, ::1). */
 int		 conn_is_loopback(const struct conn *);

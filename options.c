@@ -118,7 +118,7 @@ opts_init(struct opts *o)
 	memset(o, 0, sizeof(*o));
 	o->host = xstrdup("localhost");
 	o->port = xstrdup("25");
-	o->tls = TLS_AUTO;
+	o->tls = SMTP_TLS_AUTO;
 	o->auth = SMTP_AUTH_OFF;
 	o->set_from = o->set_date = o->set_msgid = TRI_AUTO;
 	o->remove_bcc = 1;
@@ -362,9 +362,9 @@ static int
 set_protocol(struct opts *o, const char *v, struct fail *f)
 {
 	if (v != NULL && strcmp(v, "smtp") == 0)
-		o->proto = PROTO_SMTP;
+		o->proto = SMTP_PROTO_SMTP;
 	else if (v != NULL && strcmp(v, "lmtp") == 0)
-		o->proto = PROTO_LMTP;
+		o->proto = SMTP_PROTO_LMTP;
 	else
 		return bad(f, "(smtp or lmtp)", v);
 	return 0;
@@ -572,10 +572,10 @@ opts_finish(struct opts *o, struct fail *f)
 	char *h;
 
 	/* RFC 8314: port 465 is implicit TLS */
-	if (o->tls == TLS_IMPLICIT && !o->port_set)
+	if (o->tls == SMTP_TLS_IMPLICIT && !o->port_set)
 		replace(&o->port, "465");
-	else if (o->tls == TLS_AUTO && strcmp(o->port, "465") == 0)
-		o->tls = TLS_IMPLICIT;
+	else if (o->tls == SMTP_TLS_AUTO && strcmp(o->port, "465") == 0)
+		o->tls = SMTP_TLS_IMPLICIT;
 	if (o->tls_host != NULL)
 		h = xstrdup(o->tls_host);
 	else if (n >= 2 && o->host[0] == '[' && o->host[n - 1] == ']')
@@ -586,7 +586,7 @@ opts_finish(struct opts *o, struct fail *f)
 	o->tlso.host = h;
 	if (o->auth == SMTP_AUTH_OFF && o->user != NULL && !o->auth_set)
 		o->auth = SMTP_AUTH_ON;
-	if (o->tls != TLS_OFF && tlsio_check_opts(&o->tlso, f) == -1)
+	if (o->tls != SMTP_TLS_OFF && tlsio_check_opts(&o->tlso, f) == -1)
 		return -1;
 	if (o->queue_only && o->queue == NULL)
 		o->queue_only = 0;	/* -odq without a queue: deliver */
@@ -611,10 +611,10 @@ opts_print(const struct opts *o, FILE *fp)
 	if (o->account_name != NULL)
 		fprintf(fp, "account: %s\n", o->account_name);
 	fprintf(fp, "host: %s\nport: %s\nprotocol: %s\ndomain: %s\n",
-	    o->host, o->port, o->proto == PROTO_LMTP ? "lmtp" : "smtp",
+	    o->host, o->port, o->proto == SMTP_PROTO_LMTP ? "lmtp" : "smtp",
 	    o->domain ? o->domain : "");
 	fprintf(fp, "timeout: %d\ntls: %s\n", o->timeout, tls[o->tls]);
-	if (o->tls != TLS_OFF)
+	if (o->tls != SMTP_TLS_OFF)
 		fprintf(fp, "tls-trust-file: %s\ntls-certcheck: %s\n"
 		    "tls-min-version: 1.%d\n", o->tlso.trust_file ?
 		    o->tlso.trust_file : "system", onoff(!o->tlso.nocheck),

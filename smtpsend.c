@@ -680,18 +680,19 @@ on_reply(void *arg, enum smtp_phase ph, const struct smtp_reply *r)
 	const struct opts *o = x->o;
 	char text[SMTP_LINE_MAX * 4 + 16];
 
-	if (ph == PH_GREETING && x->t_greeting == 0)
+	if (ph == SMTP_PH_GREETING && x->t_greeting == 0)
 		x->t_greeting = now_ms();
 	if (o->mode == MODE_SERVERINFO) {
 		for (size_t i = 0; i < r->nlines; i++) {
 			sanitize(text, sizeof(text), r->line[i],
 			    strlen(r->line[i]));
-			if (ph == PH_GREETING)
+			if (ph == SMTP_PH_GREETING)
 				printf("%s %d %s\n", i == 0 ? "greeting:" :
 				    "         ", r->code, text);
-			else if ((ph == PH_EHLO || ph == PH_HELO) && i == 0)
+			else if ((ph == SMTP_PH_EHLO || ph == SMTP_PH_HELO) &&
+			    i == 0)
 				printf("hello:    %d %s\n", r->code, text);
-			else if (ph == PH_EHLO && text[0] != '\0')
+			else if (ph == SMTP_PH_EHLO && text[0] != '\0')
 				printf("capability: %s\n", text);
 		}
 	}
@@ -704,7 +705,7 @@ on_reply(void *arg, enum smtp_phase ph, const struct smtp_reply *r)
 		}
 	} else if (x->tty && !o->quiet && o->mode != MODE_SERVERINFO &&
 	    o->mode != MODE_BS) {
-		if (ph == PH_EHLO) {
+		if (ph == SMTP_PH_EHLO) {
 			sanitize(text, sizeof(text), r->line[0],
 			    strlen(r->line[0]));
 			fprintf(stderr, "%d %s\n", r->code, text);
@@ -772,19 +773,29 @@ init_params(struct smtp_params *p, struct ctx *x)
 	p->tlsopts = &o->tlso;
 	p->timeout = o->timeout;
 	p->allow_partial = o->allow_partial;
-	p->serverinfo = o->mode == MODE_SERVERINFO;
 	p->auth = o->auth;
 	p->user = o->user;
 	p->have_cert = o->tlso.cert_file != NULL;
 	p->get_secret = get_secret;
-	p->dsn_notify = o->dsn_notify;
-	p->dsn_ret = o->dsn_ret;
-	p->dsn_envid = o->dsn_envid;
 	p->on_reply = on_reply;
 	p->on_send = on_send;
 	p->on_info = on_info;
 	p->on_warn = on_warn;
 	p->cbarg = x;
+}
+
+static void
+init_mail(struct smtp_mail *ml, const struct opts *o, const char *sender,
+    const struct strv *rcpt, struct msg *m)
+{
+	memset(ml, 0, sizeof(*ml));
+	ml->sender = sender;
+	ml->rcpt = (const char *const *)rcpt->v;
+	ml->nrcpt = rcpt->n;
+	ml->dsn_notify = o->dsn_notify;
+	ml->dsn_ret = o->dsn_ret;
+	ml->dsn_envid = o->dsn_envid;
+	ml->msg = m;
 }
 
 /* --- recipients and the message ------------------------------------- */
@@ -970,7 +981,7 @@ save_dead_letter(struct msg *m, const char *sender)
 /* --- reports --------------------------------------------------------- */
 
 static void
-emit_report(struct ctx *x, const struct smtp_params *p, struct msg *m,
+emit_report(struct ctx *x, const struct smtp_mail *ml, struct msg *m,
     const struct smtp_result *res, const char *status,
     const char *queue_id, const char *error, int code)
 {
@@ -982,9 +993,9 @@ emit_report(struct ctx *x, const struct smtp_params *p, struct msg *m,
 	memset(&r, 0, sizeof(r));
 	r.host = o->host;
 	r.port = o->port;
-	r.from = p->sender;
-	r.rcpt = p->rcpt;
-	r.nrcpt = p->nrcpt;
+	r.from = ml->sender;
+	r.rcpt = ml->rcpt;
+	r.nrcpt = ml->nrcpt;
 	r.size = m != NULL ? msg_size(m) : -1;
 	r.res = res;
 	r.status = status;
@@ -1011,13 +1022,16 @@ report_errors(const struct smtp_result *res, int rc)
 	for (size_t i = 0; i < res->nrcpt; i++) {
 		const struct smtp_rcpt_result *r = &res->rcpt[i];
 
-		if (!r->accepted && r->text != NULL)
+		if (!r->accepted && r->text != NULL && r->after_data)
+			fprintf(stderr, "%s: <%s> refused after the data: %s\n",
+			    progname, r->addr, r->text);
+		else if (!r->accepted && r->text != NULL)
 			fprintf(stderr, "%s: RCPT TO:<%s> rejected: %s\n",
 			    progname, r->addr, r->text);
 	}
 	if (rc == 0 && res->nrefused > 0) {
 		fprintf(stderr, "%s: delivered to %zu of %zu recipients\n",
-		    progname, res->naccepted, res->nrcpt);
+		    progname, res->ndelivered, res->nrcpt);
 		return 67;
 	}
 	if (rc == 0)
@@ -1036,7 +1050,6 @@ run_serverinfo(struct ctx *x)
 	int rc, code;
 
 	init_params(&p, x);
-	p.sender = "";
 	x->o->tlso.describe = on_info;
 	x->o->tlso.describe_arg = x;
 	rc = smtp_session(&p, NULL, &res);
@@ -1063,17 +1076,17 @@ failure_reply(const struct smtp_result *res)
  * temporary failure that queued it, or NULL (-odq).
  */
 static int
-to_queue(struct ctx *x, const struct smtp_params *p, struct msg *m,
+to_queue(struct ctx *x, const struct smtp_mail *ml, struct msg *m,
     const char *why, const char *failed, char *id, struct fail *f)
 {
 	struct queue_env env;
 	struct strv rcpts = { NULL, 0, 0 };
 	int rc;
 
-	for (size_t i = 0; i < p->nrcpt; i++)
-		strv_add(&rcpts, p->rcpt[i]);
+	for (size_t i = 0; i < ml->nrcpt; i++)
+		strv_add(&rcpts, ml->rcpt[i]);
 	memset(&env, 0, sizeof(env));
-	env.sender = p->sender;
+	env.sender = ml->sender;
 	env.rcpts = &rcpts;
 	env.account = x->o->account_name;
 	env.why = why;
@@ -1141,7 +1154,8 @@ envelope_sender(const struct opts *o, struct msg *m, const char *defaddr)
 }
 
 static int
-deliver_one(struct ctx *x, struct smtp_params *p, struct msg *m)
+deliver_one(struct ctx *x, const struct smtp_params *p,
+    const struct smtp_mail *ml, struct msg *m)
 {
 	const struct opts *o = x->o;
 	struct smtp_result res;
@@ -1151,43 +1165,43 @@ deliver_one(struct ctx *x, struct smtp_params *p, struct msg *m)
 	struct fail qf = { 0 };
 
 	if (o->queue_only) {
-		if (to_queue(x, p, m, NULL, NULL, id, &qf) == -1) {
+		if (to_queue(x, ml, m, NULL, NULL, id, &qf) == -1) {
 			code = exit_code(qf.cls);
-			emit_report(x, p, m, NULL, "failed", NULL, qf.msg,
+			emit_report(x, ml, m, NULL, "failed", NULL, qf.msg,
 			    code);
 			if (o->file == NULL)
-				save_dead_letter(m, p->sender);
+				save_dead_letter(m, ml->sender);
 			return code;
 		}
-		emit_report(x, p, m, NULL, "queued", id, NULL, 0);
+		emit_report(x, ml, m, NULL, "queued", id, NULL, 0);
 		return 0;
 	}
-	rc = smtp_session(p, m, &res);
+	rc = smtp_session(p, ml, &res);
 	code = report_errors(&res, rc);
 	/* A temporary failure with a queue: keep it there and succeed.
 	 * After the final dot it may have been delivered: keeping it
 	 * risks a duplicate, dropping it risks a loss; we keep it.  A
 	 * permanent one is kept in the queue's failed folder. */
 	if (rc != 0 && o->queue != NULL && code == 75 &&
-	    to_queue(x, p, m, res.fail.msg, NULL, id, &qf) == 0) {
-		emit_report(x, p, m, &res, "queued", id, res.fail.msg, 0);
+	    to_queue(x, ml, m, res.fail.msg, NULL, id, &qf) == 0) {
+		emit_report(x, ml, m, &res, "queued", id, res.fail.msg, 0);
 		smtp_result_free(&res);
 		return 0;
 	}
 	if (rc != 0 && o->queue != NULL && code != 75 && qf.cls == FAIL_NONE &&
-	    to_queue(x, p, m, NULL, failure_reply(&res), id, &qf) == 0) {
-		emit_report(x, p, m, &res, "failed", id, res.fail.msg, code);
+	    to_queue(x, ml, m, NULL, failure_reply(&res), id, &qf) == 0) {
+		emit_report(x, ml, m, &res, "failed", id, res.fail.msg, code);
 		smtp_result_free(&res);
 		return code;
 	}
-	emit_report(x, p, m, &res, rc != 0 ? "failed" : res.nrefused ?
+	emit_report(x, ml, m, &res, rc != 0 ? "failed" : res.nrefused ?
 	    "partial" : "sent", NULL, rc != 0 ? res.fail.msg : NULL, code);
 	/* Nothing lost: a message from stdin that was not delivered goes
 	 * to ~/dead.letter; a --file message stays where it is.  A partial
 	 * delivery is not saved: re-sending it would duplicate it for the
 	 * recipients who got it. */
 	if (rc != 0 && o->file == NULL)
-		save_dead_letter(m, p->sender);
+		save_dead_letter(m, ml->sender);
 	smtp_result_free(&res);
 	return code;
 }
@@ -1222,6 +1236,7 @@ run_send(struct ctx *x, char **args, int nargs)
 {
 	struct opts *o = x->o;
 	struct smtp_params p;
+	struct smtp_mail ml;
 	struct strv rcpt = { NULL, 0, 0 };
 	struct fail f = { 0 };
 	struct msg *m;
@@ -1257,9 +1272,7 @@ run_send(struct ctx *x, char **args, int nargs)
 	resolve_local(o, &rcpt);
 	sender = envelope_sender(o, m, defaddr);
 	init_params(&p, x);
-	p.sender = sender;
-	p.rcpt = (const char *const *)rcpt.v;
-	p.nrcpt = rcpt.n;
+	init_mail(&ml, o, sender, &rcpt, m);
 	if (rcpt.n == 0) {
 		fprintf(stderr, "%s: no recipients (give them as arguments, "
 		    "or use -t to read them from the headers)\n", progname);
@@ -1270,7 +1283,7 @@ run_send(struct ctx *x, char **args, int nargs)
 		pretend(o, sender, &rcpt, m);
 		code = 0;
 	} else
-		code = deliver_one(x, &p, m);
+		code = deliver_one(x, &p, &ml, m);
 	msg_free(m);
 	if (fd > 0)
 		close(fd);
@@ -1363,7 +1376,7 @@ flush_one(void *arg, const struct queue_entry *e, char *why, size_t cap)
 {
 	struct ctx *x = arg;
 	const struct opts *o = x->o;
-	struct smtp_params p;
+	struct smtp_mail ml;
 	struct smtp_result res;
 	struct fail f = { 0 };
 	struct msg *m;
@@ -1388,18 +1401,15 @@ flush_one(void *arg, const struct queue_entry *e, char *why, size_t cap)
 		xstrlcpy(why, f.msg, cap);
 		return f.cls == FAIL_DATA ? QUEUE_FAILED : QUEUE_RETRY;
 	}
-	init_params(&p, x);
-	p.sender = e->sender;
-	p.rcpt = (const char *const *)e->rcpts.v;
-	p.nrcpt = e->rcpts.n;
+	init_mail(&ml, o, e->sender, &e->rcpts, m);
 	x->t0 = now_ms();
 	x->t_greeting = 0;
 	if (flush_open(x, why, cap) == QUEUE_RETRY) {
-		emit_report(x, &p, m, NULL, "queued", e->id, why, 75);
+		emit_report(x, &ml, m, NULL, "queued", e->id, why, 75);
 		msg_free(m);
 		return QUEUE_RETRY;
 	}
-	rc = smtp_send(x->conn, &p, m, &res);
+	rc = smtp_send(x->conn, &ml, &res);
 	code = report_errors(&res, rc);
 	if (rc == 0)
 		out = QUEUE_SENT;
@@ -1408,7 +1418,7 @@ flush_one(void *arg, const struct queue_entry *e, char *why, size_t cap)
 		out = code == 75 ? QUEUE_RETRY : QUEUE_FAILED;
 		xstrlcpy(why, failure_reply(&res), cap);
 	}
-	emit_report(x, &p, m, &res, out == QUEUE_SENT ? (res.nrefused ?
+	emit_report(x, &ml, m, &res, out == QUEUE_SENT ? (res.nrefused ?
 	    "partial" : "sent") : out == QUEUE_RETRY ? "queued" : "failed",
 	    e->id, rc ? res.fail.msg : NULL, code);
 	smtp_result_free(&res);
@@ -1427,7 +1437,6 @@ run_flush(struct ctx *x)
 		die(78, "no queue configured (--queue=DIR, or the queue key "
 		    "in the config file)");
 	init_params(&flush_params, x);
-	flush_params.sender = "";
 	rc = queue_flush(x->o->queue, flush_one, x, &c, &f);
 	smtp_close(x->conn);
 	x->conn = NULL;
@@ -1454,6 +1463,7 @@ bs_relay(void *arg, const char *sender, const struct strv *rcpts, int fd,
 	struct ctx *x = arg;
 	struct strv rcpt = { NULL, 0, 0 };
 	struct smtp_params p;
+	struct smtp_mail ml;
 	struct smtp_result res;
 	struct fail f = { 0 };
 	struct msg *m;
@@ -1472,10 +1482,8 @@ bs_relay(void *arg, const char *sender, const struct strv *rcpts, int fd,
 		rcpt_add(&rcpt, rcpts->v[i]);
 	resolve_local(x->o, &rcpt);
 	init_params(&p, x);
-	p.sender = sender;
-	p.rcpt = (const char *const *)rcpt.v;
-	p.nrcpt = rcpt.n;
-	rc = smtp_session(&p, m, &res);
+	init_mail(&ml, x->o, sender, &rcpt, m);
+	rc = smtp_session(&p, &ml, &res);
 	code = rc == 0 && res.nrefused ? 67 : rc == 0 ? 0 :
 	    exit_code(res.fail.cls);
 	if (rc == 0)
@@ -1484,7 +1492,7 @@ bs_relay(void *arg, const char *sender, const struct strv *rcpts, int fd,
 		    " as " : "", report_server_id(res.final, sid, sizeof(sid))
 		    ? sid : "");
 	else if (x->o->queue != NULL && code == 75 &&
-	    to_queue(x, &p, m, res.fail.msg, NULL, id, &f) == 0) {
+	    to_queue(x, &ml, m, res.fail.msg, NULL, id, &f) == 0) {
 		snprintf(reply, cap, "250 2.0.0 Ok: queued as %s", id);
 		code = 0;
 	} else if (failure_reply(&res) != res.fail.msg &&
@@ -1493,7 +1501,7 @@ bs_relay(void *arg, const char *sender, const struct strv *rcpts, int fd,
 	else
 		snprintf(reply, cap, "%s %s", code == 75 ? "451 4.4.1" :
 		    code == 65 ? "554 5.6.0" : "554 5.0.0", res.fail.msg);
-	emit_report(x, &p, m, &res, code == 0 ? (id[0] ? "queued" : "sent") :
+	emit_report(x, &ml, m, &res, code == 0 ? (id[0] ? "queued" : "sent") :
 	    code == 67 ? "partial" : "failed", id[0] ? id : NULL,
 	    rc ? res.fail.msg : NULL, code);
 	smtp_result_free(&res);
@@ -1538,11 +1546,11 @@ main(int argc, char **argv)
 	x.t0 = now_ms();
 	if (o.mode != MODE_LIST && !o.pretend)
 		setup_auth(&o);
-	if (o.tls != TLS_OFF && o.tlso.nocheck && o.mode != MODE_LIST)
+	if (o.tls != SMTP_TLS_OFF && o.tlso.nocheck && o.mode != MODE_LIST)
 		fprintf(stderr, "%s: WARNING: TLS certificate verification "
 		    "is off (--tls-certcheck=off): anyone on the path can "
 		    "read and change this session\n", progname);
-	if (o.tls == TLS_OFF && o.auth != SMTP_AUTH_OFF &&
+	if (o.tls == SMTP_TLS_OFF && o.auth != SMTP_AUTH_OFF &&
 	    o.auth != SASL_EXTERNAL && o.mode != MODE_LIST && !o.pretend)
 		fprintf(stderr, "%s: warning: --tls=off: authentication "
 		    "will send the password in clear\n", progname);

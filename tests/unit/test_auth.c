@@ -409,6 +409,21 @@ test_scram_bad(void)
 	CHECK(step_text(s, "e=invalid-proof", &r, &f) == -1);
 	CHECK(f.cls == FAIL_AUTH && strstr(f.msg, "invalid-proof") != NULL);
 	sasl_free(s);
+	/* a long e= error: cut visibly, never silently */
+	fail_reset(&f);
+	s = scram_to_final(&sha256, &f);
+	{
+		char *big = malloc(2003);
+
+		memcpy(big, "e=", 2);
+		memset(big + 2, 'q', 2000);
+		big[2002] = '\0';
+		CHECK(step_text(s, big, &r, &f) == -1 && f.cls == FAIL_AUTH);
+		CHECK(strlen(f.msg) > 3 &&
+		    strcmp(f.msg + strlen(f.msg) - 3, "...") == 0);
+		free(big);
+	}
+	sasl_free(s);
 	fail_reset(&f);
 	s = scram_to_final(&sha256, &f);
 	CHECK(step_text(s, "x=what", &r, &f) == -1 && f.cls == FAIL_PROTOCOL);
@@ -584,6 +599,23 @@ test_oauth(void)
 	CHECK(sasl_start(s, &r, &f) == 0);
 	CHECK(step_text(s, "{\"status\":\"401\"}\033[2J\n", &r, &f) == 0);
 	CHECK_STR(sasl_server_error(s), "{\"status\":\"401\"}\\x1b[2J\\x0a");
+	sasl_free(s);
+	/* a long error is cut to its buffer visibly, ending in "..." */
+	s = sasl_new(SASL_XOAUTH2, "u", "tok", NULL, 0);
+	CHECK(sasl_start(s, &r, &f) == 0);
+	{
+		char *big = malloc(4001);
+
+		memset(big, 'z', 4000);
+		big[4000] = '\0';
+		CHECK(step_text(s, big, &r, &f) == 0);
+		CHECK(sasl_server_error(s) != NULL &&
+		    strlen(sasl_server_error(s)) > 100 &&
+		    strlen(sasl_server_error(s)) < 4000);
+		CHECK(strcmp(sasl_server_error(s) +
+		    strlen(sasl_server_error(s)) - 3, "...") == 0);
+		free(big);
+	}
 	sasl_free(s);
 	CHECK(f.cls == FAIL_NONE);
 }
