@@ -245,9 +245,12 @@ static void	 add_unique(struct strv *, const char *);
 static int	 same_addr(const char *, const char *);
 static int	 parse_addrlist(const char *, size_t, int, struct strv *,
 		    size_t *, size_t *, struct fail *);
+static void	 fail_append(struct fail *, const char *, ...)
+		    __attribute__((format(printf, 2, 3)));
 static void	 mbox_prefix(struct mbox *, struct buf *);
 static void	 mbox_chunk(struct mbox *, const char *, size_t, struct buf *);
-static int	 mbox_write(struct msg *, int, const char *, struct fail *);
+static int	 mbox_write(struct msg *, int, const char *, const char *,
+		    struct fail *);
 
 /* ---- small helpers ---- */
 
@@ -1339,21 +1342,28 @@ load_input(struct msg *m, int fd, struct scan *sc, struct fail *f)
 
 /*
  * The input was refused as data: read what is left of it and keep the
- * whole of it, raw, in the salvage mbox.  Best effort: the refusal is
- * what gets reported.
+ * whole of it, raw, in the salvage mbox.  The refusal stays the
+ * failure reported; when the message could not be kept either, its
+ * text says so, so that no message is lost without a word.
  */
 static void
-salvage(struct msg *m, int fd, const struct msg_opts *opts)
+salvage(struct msg *m, int fd, const struct msg_opts *opts, struct fail *f)
 {
 	struct fail f2 = { 0 };
 	struct stat sb;
 	ssize_t r;
 
-	if (m->fd == -1)
+	if (m->fd == -1) {
+		fail_append(f, "; the message could not be saved in %s",
+		    opts->salvage_path);
 		return;
+	}
 	if (m->regular) {
-		if (fstat(fd, &sb) == -1 || sb.st_size < m->base)
+		if (fstat(fd, &sb) == -1 || sb.st_size < m->base) {
+			fail_append(f, "; the message could not be saved in "
+			    "%s", opts->salvage_path);
 			return;
+		}
 		m->inlen = sb.st_size - m->base;
 	} else {
 		/* a temporary copy: drain the rest of the input into it */
@@ -1368,8 +1378,12 @@ salvage(struct msg *m, int fd, const struct msg_opts *opts)
 		m->base = 0;
 	}
 	m->orig_off = 0;
-	if (m->inlen > 0 && msg_save_mbox(m, opts->salvage_path,
-	    opts->salvage_sender, &f2) == 0 && opts->salvaged != NULL)
+	if (m->inlen == 0)
+		return;
+	if (msg_save_mbox(m, opts->salvage_path, opts->salvage_sender,
+	    &f2) == -1)
+		fail_append(f, "; the message could not be saved: %s", f2.msg);
+	else if (opts->salvaged != NULL)
 		*opts->salvaged = 1;
 }
 
@@ -1400,7 +1414,7 @@ msg_load(int fd, const char *name, const struct msg_opts *opts,
 	return m;
 fail:
 	if (f->cls == FAIL_DATA && opts->salvage_path != NULL)
-		salvage(m, fd, opts);
+		salvage(m, fd, opts, f);
 	msg_free(m);
 	return NULL;
 }
@@ -1525,6 +1539,22 @@ msg_crlf(int *state, const char *in, size_t inlen, char *out)
 
 /* ---- mbox ---- */
 
+/* More words for the failure already recorded, on its one line; a
+ * text too long for it is cut visibly ("..."), never silently. */
+static void
+fail_append(struct fail *f, const char *fmt, ...)
+{
+	size_t n = strlen(f->msg), cap = sizeof(f->msg);
+	va_list ap;
+	int r;
+
+	va_start(ap, fmt);
+	r = vsnprintf(f->msg + n, cap - n, fmt, ap);
+	va_end(ap);
+	if (r < 0 || (size_t)r >= cap - n)
+		memcpy(f->msg + cap - 4, "...", 4);
+}
+
 int
 msg_save_mbox(struct msg *m, const char *path, const char *sender,
     struct fail *f)
@@ -1537,6 +1567,7 @@ msg_save_mbox(struct msg *m, const char *path, const char *sender,
 	time_t t = time(NULL);
 	struct tm tm;
 	char date[64];
+	long long start = 0;
 	int fd, rc;
 
 	if (sender == NULL || *sender == '\0')
@@ -1551,18 +1582,21 @@ msg_save_mbox(struct msg *m, const char *path, const char *sender,
 	    wday[tm.tm_wday % 7], mon[tm.tm_mon % 12], tm.tm_mday, tm.tm_hour,
 	    tm.tm_min, tm.tm_sec, tm.tm_year + 1900);
 	buf_adds(&b, date);
-	if ((fd = open(path, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC,
-	    0600)) == -1) {
-		fail_set(f, FAIL_IO, "%s: %s", path, strerror(errno));
+	/* Locked: concurrent failing runs (cron) append whole entries. */
+	if ((fd = append_open(path, &start, f)) == -1) {
 		free(b.p);
 		return -1;
 	}
-	rc = mbox_write(m, fd, b.p, f);
+	rc = mbox_write(m, fd, path, b.p, f);
 	free(b.p);
 	if (rc == 0 && fsync(fd) == -1) {
 		fail_set(f, FAIL_IO, "%s: fsync: %s", path, strerror(errno));
 		rc = -1;
 	}
+	/* A half-written entry would corrupt the next one: take it back
+	 * while the lock is still ours. */
+	if (rc == -1)
+		(void)ftruncate(fd, (off_t)start);
 	if (close(fd) == -1 && rc == 0) {
 		fail_set(f, FAIL_IO, "%s: close: %s", path, strerror(errno));
 		rc = -1;
@@ -1626,7 +1660,8 @@ mbox_chunk(struct mbox *x, const char *p, size_t n, struct buf *o)
 }
 
 static int
-mbox_write(struct msg *m, int fd, const char *sep, struct fail *f)
+mbox_write(struct msg *m, int fd, const char *path, const char *sep,
+    struct fail *f)
 {
 	struct mbox x = { 0, 0, 1, 0, 0 };
 	struct buf o = { NULL, 0, 0 };
@@ -1660,7 +1695,7 @@ mbox_write(struct msg *m, int fd, const char *sep, struct fail *f)
 			buf_addc(&o, '\n');
 		}
 		if (write_all(fd, o.p, o.len) == -1) {
-			fail_set(f, FAIL_IO, "writing the mbox: %s",
+			fail_set(f, FAIL_IO, "%s: write: %s", path,
 			    strerror(errno));
 			rc = -1;
 			break;

@@ -49,7 +49,9 @@ struct msg_opts {
 	/*
 	 * Nothing lost: when the input is refused as bad data (a NUL
 	 * byte ...), the whole input is still read and appended, raw, to
-	 * this mbox (msg_save_mbox format) and *salvaged set to 1.
+	 * this mbox (msg_save_mbox format) and *salvaged set to 1.  When
+	 * that fails too, the refusal's message says so: "...; the
+	 * message could not be saved: PATH: why".
 	 */
 	const char	*salvage_path;
 	const char	*salvage_sender;
@@ -91,8 +93,13 @@ ssize_t		 msg_read(struct msg *, char *, size_t, struct fail *);
 
 /*
  * Append the original input to an mbox file (mboxrd: "From " line with
- * sender and date, LF line ends, ">From " quoting, a blank line after),
- * created 0600 if missing, fsync'ed.  Failure: FAIL_IO.
+ * sender and date, LF line ends, ">From " quoting, a blank line after)
+ * through append_open() (util.h): a symbolic link, a non-regular file,
+ * one with a second hard link or owned by someone else is refused; a
+ * missing one is created 0600; the entry is written under an exclusive
+ * flock, so concurrent runs append whole entries, then fsync'ed.  A
+ * write that fails half-way is taken back (ftruncate), leaving the mbox
+ * as it was.  Failure: FAIL_IO "PATH: why".
  */
 int		 msg_save_mbox(struct msg *, const char *path,
 		    const char *sender, struct fail *);

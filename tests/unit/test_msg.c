@@ -7,6 +7,7 @@
  * --child-silent-after-fork=yes (their copy of the heap is not a leak).
  */
 #include <sys/types.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 
@@ -51,6 +52,9 @@ static void	 test_big(void);
 static void	 test_mbox(void);
 static void	 test_addrlist(void);
 static void	 test_addr(void);
+static void	 test_mbox_refused(void);
+static void	 test_mbox_rollback(void);
+static void	 test_mbox_concurrent(void);
 
 static void
 on_warn(void *arg, const char *text)
@@ -1172,6 +1176,266 @@ test_mbox(void)
 	msg_free(m);
 }
 
+/* ---- dead.letter: what msg_save_mbox (append_open) refuses ---- */
+
+static void
+put_file(const char *path, const char *text)
+{
+	int fd = open(path, O_WRONLY | O_CREAT | O_TRUNC, 0600);
+
+	if (fd == -1 || write(fd, text, strlen(text)) !=
+	    (ssize_t)strlen(text))
+		abort();
+	close(fd);
+}
+
+/* The file holds exactly text. */
+static int
+file_is(const char *path, const char *text)
+{
+	char buf[256];
+	int fd = open(path, O_RDONLY);
+	ssize_t r;
+
+	if (fd == -1)
+		return 0;
+	r = read(fd, buf, sizeof(buf));
+	close(fd);
+	return r == (ssize_t)strlen(text) && memcmp(buf, text, (size_t)r) == 0;
+}
+
+/* Saving m to path fails with FAIL_IO naming path and why. */
+static void
+refused(struct msg *m, const char *path, const char *why)
+{
+	struct fail f;
+
+	fail_reset(&f);
+	CHECK(msg_save_mbox(m, path, "a@b", &f) == -1);
+	CHECK(f.cls == FAIL_IO);
+	CHECK(strncmp(f.msg, path, strlen(path)) == 0);
+	CHECK(strstr(f.msg, why) != NULL);
+	if (strstr(f.msg, why) == NULL)
+		fprintf(stderr, "  got \"%s\", want \"%s\"\n", f.msg, why);
+}
+
+static void
+test_mbox_refused(void)
+{
+	char dl[256], target[256], other[256];
+	struct msg_opts o;
+	struct fail f;
+	struct stat sb;
+	struct msg *m;
+	mode_t um;
+
+	memset(&o, 0, sizeof(o));
+	m = load(L("Subject: x\n\nbody\n"), &o, &f, 0);
+	snprintf(dl, sizeof(dl), "%s/dead.letter", tmpdir);
+	snprintf(target, sizeof(target), "%s/target", tmpdir);
+	snprintf(other, sizeof(other), "%s/other", tmpdir);
+
+	/* a symbolic link is not followed: its target stays as it was */
+	put_file(target, "precious\n");
+	CHECK(symlink(target, dl) == 0);
+	refused(m, dl, ": is a symbolic link (not followed)");
+	CHECK(file_is(target, "precious\n"));
+	CHECK(lstat(dl, &sb) == 0 && S_ISLNK(sb.st_mode));
+	unlink(dl);
+	/* nor a dangling one: nothing is created where it points */
+	CHECK(symlink(other, dl) == 0);
+	refused(m, dl, ": is a symbolic link (not followed)");
+	CHECK(access(other, F_OK) == -1 && errno == ENOENT);
+	unlink(dl);
+
+	/* a FIFO (opening it must not wait for a reader), a directory */
+	CHECK(mkfifo(dl, 0600) == 0);
+	refused(m, dl, ": is not a regular file");
+	unlink(dl);
+	CHECK(mkdir(dl, 0700) == 0);
+	refused(m, dl, ": is not a regular file");
+	rmdir(dl);
+
+	/* a second name for a file of ours elsewhere */
+	CHECK(link(target, dl) == 0);
+	refused(m, dl, ": has 2 hard links");
+	CHECK(file_is(target, "precious\n"));
+	unlink(dl);
+
+	/* owned by someone else (root can chown: the tests run as root) */
+	put_file(dl, "theirs\n");
+	if (geteuid() == 0) {
+		CHECK(chown(dl, 65534, 65534) == 0);
+		refused(m, dl, ": is owned by uid 65534, not by uid 0");
+		CHECK(file_is(dl, "theirs\n"));
+	}
+	unlink(dl);
+	unlink(target);
+
+	/* created 0600 whatever the umask: it holds mail */
+	um = umask(0);
+	fail_reset(&f);
+	CHECK(msg_save_mbox(m, dl, "a@b", &f) == 0);
+	umask(um);
+	CHECK(stat(dl, &sb) == 0 && (sb.st_mode & 07777) == 0600);
+	unlink(dl);
+	msg_free(m);
+}
+
+/*
+ * A write that fails half-way (here: the file size limit) leaves no
+ * half entry behind: the mbox is as it was before.
+ */
+static void
+test_mbox_rollback(void)
+{
+	char dl[256], *big;
+	size_t n = 300000;
+	struct stat sb;
+	pid_t pid;
+	int status;
+
+	snprintf(dl, sizeof(dl), "%s/dead.letter", tmpdir);
+	put_file(dl, "From old Mon Jan  1 00:00:00 2024\nold\n\n");
+	big = malloc(n);
+	memcpy(big, "Subject: big\n\n", 14);
+	for (size_t i = 14; i < n; i++)
+		big[i] = i % 64 == 63 ? '\n' : 'a' + (char)(i % 26);
+	if ((pid = fork()) == 0) {
+		struct rlimit rl = { 100000, 100000 };
+		struct msg_opts o;
+		struct fail f;
+		struct msg *m;
+		int rc;
+
+		memset(&o, 0, sizeof(o));
+		signal(SIGXFSZ, SIG_IGN);
+		m = load(big, n, &o, &f, 0);
+		if (m == NULL || setrlimit(RLIMIT_FSIZE, &rl) == -1)
+			_exit(2);
+		fail_reset(&f);
+		rc = msg_save_mbox(m, dl, "a@b", &f);
+		_exit(rc == -1 && f.cls == FAIL_IO &&
+		    strstr(f.msg, ": write: ") != NULL ? 0 : 1);
+	}
+	CHECK(pid > 0 && waitpid(pid, &status, 0) == pid);
+	CHECK(WIFEXITED(status) && WEXITSTATUS(status) == 0);
+	CHECK(stat(dl, &sb) == 0 && sb.st_size == 39);
+	CHECK(file_is(dl, "From old Mon Jan  1 00:00:00 2024\nold\n\n"));
+	unlink(dl);
+	free(big);
+}
+
+/* Message i of the concurrency test: "Subject: i", then lines "i:...". */
+static char *
+conc_msg(int i, size_t n, size_t *lenp)
+{
+	char *s = malloc(n + 64);
+	size_t o = (size_t)sprintf(s, "Subject: %d\n\n", i);
+
+	while (o < n)
+		o += (size_t)sprintf(s + o, "%d:%0100d\n", i, i);
+	*lenp = o;
+	return s;
+}
+
+/* Every line of entry i (after its From line and header) is "i:...". */
+static int
+conc_entry_ok(const char *e, size_t len, int *id)
+{
+	const char *p = e, *end = e + len, *nl;
+	char want[32];
+	size_t wl, lines = 0;
+
+	if (sscanf(e, "From a@b %*s %*s %*s %*s %*s\nSubject: %d\n", id) != 1)
+		return 0;
+	wl = (size_t)snprintf(want, sizeof(want), "%d:", *id);
+	p = strstr(e, "\n\n");
+	if (p == NULL)
+		return 0;
+	for (p += 2; p < end && *p != '\n'; p = nl + 1) {
+		if ((nl = memchr(p, '\n', (size_t)(end - p))) == NULL ||
+		    (size_t)(nl - p) != wl + 100 || memcmp(p, want, wl) != 0)
+			return 0;
+		lines++;
+	}
+	return lines > 2000 && p + 1 == end;
+}
+
+/*
+ * Twenty runs failing at once (a cron burst) append to one dead.letter:
+ * every entry is whole, none interleaved with another.  Each message is
+ * several write(2)s long, so without the lock they would mix.
+ */
+static void
+test_mbox_concurrent(void)
+{
+	enum { N = 20 };
+	char dl[256], *all;
+	int go[2], seen[N] = { 0 }, good = 0, entries = 0, fd;
+	struct stat sb;
+	pid_t pids[N];
+	char *p, *next;
+
+	snprintf(dl, sizeof(dl), "%s/dead.letter", tmpdir);
+	unlink(dl);
+	if (pipe(go) == -1)
+		abort();
+	for (int i = 0; i < N; i++) {
+		if ((pids[i] = fork()) == 0) {
+			struct msg_opts o;
+			struct fail f;
+			struct msg *m;
+			size_t len;
+			char *s = conc_msg(i, 300000, &len), c;
+
+			memset(&o, 0, sizeof(o));
+			close(go[1]);
+			/* a pipe: the file input of load() is one shared path */
+			m = load(s, len, &o, &f, 1);
+			/* all start together: wait for the pipe to close */
+			if (m == NULL || read(go[0], &c, 1) != 0)
+				_exit(2);
+			fail_reset(&f);
+			_exit(msg_save_mbox(m, dl, "a@b", &f) == 0 ? 0 : 1);
+		}
+	}
+	close(go[0]);
+	usleep(200000);
+	close(go[1]);
+	for (int i = 0; i < N; i++) {
+		int status;
+
+		CHECK(waitpid(pids[i], &status, 0) == pids[i] &&
+		    WIFEXITED(status) && WEXITSTATUS(status) == 0);
+	}
+	CHECK(stat(dl, &sb) == 0 && sb.st_size > 0);
+	all = malloc((size_t)sb.st_size + 1);
+	fd = open(dl, O_RDONLY);
+	CHECK(fd != -1 && read(fd, all, (size_t)sb.st_size) == sb.st_size);
+	close(fd);
+	all[sb.st_size] = '\0';
+	/* entries start at "From " at the start of the file or after the
+	 * blank line that ends the previous one */
+	for (p = all; p != NULL && *p != '\0'; p = next) {
+		int id = -1;
+
+		next = strstr(p, "\n\nFrom a@b ");
+		if (next != NULL)
+			next += 2;
+		entries++;
+		if (conc_entry_ok(p, next ? (size_t)(next - p) :
+		    strlen(p), &id) && id >= 0 && id < N && !seen[id]++)
+			good++;
+	}
+	CHECK(entries == N);
+	CHECK(good == N);
+	if (good != N)
+		fprintf(stderr, "  %d entries, %d intact\n", entries, good);
+	free(all);
+	unlink(dl);
+}
+
 /* ---- the address parser ---- */
 
 static const struct {
@@ -1388,6 +1652,9 @@ main(void)
 	test_mbox();
 	test_addrlist();
 	test_addr();
+	test_mbox_refused();
+	test_mbox_rollback();
+	test_mbox_concurrent();
 	rmdir(tmpdir);
 	T_DONE("msg");
 }
