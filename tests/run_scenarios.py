@@ -1262,6 +1262,31 @@ def sc_files_deadletter_concurrent(ctx):
               repr(sorted(seen)))
 
 
+def sc_files_log_line_whole(ctx):
+    """A log line with 150 long recipients (about 7,000 characters) is
+    written whole, on one line: no value is cut (the recipients field
+    used to stop at 2,048 bytes, the line at 4,096)."""
+    log = os.path.join(ctx.tmp, "log")
+    rcpts = ["recipient-number-%03d-%s@example.org" % (i, "r" * 12)
+             for i in range(150)]
+    sink = Sink()
+    try:
+        rc, out, err = ctx.run(["--host=127.0.0.1", "--port=%d" % sink.port,
+                                "--tls=off", "--domain=client.test", "-f",
+                                "sender@client.test", "--logfile=" + log,
+                                "--"] + rcpts, msg(1))
+    finally:
+        sink.stop()
+    ctx.check(rc == 0, "exit 0", "rc %s: %s" % (rc, err.strip()))
+    text = file_bytes(log).decode()
+    ctx.check(text.count("\n") == 1 and text.endswith("\n"), "one line",
+              "%d newlines" % text.count("\n"))
+    ctx.check("recipients=" + ",".join(rcpts) + " " in text,
+              "every recipient in the line", "%d chars" % len(text))
+    ctx.check(text.rstrip("\n").endswith("status=sent exitcode=0"),
+              "the line ends with its last keys", text[-80:])
+
+
 SCENARIOS = [(n[3:], f) for n, f in sorted(globals().items())
              if n.startswith("sc_") and callable(f)]
 
