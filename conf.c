@@ -57,6 +57,7 @@ static int	 ent_done(const struct ent *, const char *, struct ent *,
 static int	 netrc_parse(struct lex *, const char *, const char *,
 		    struct ent *, struct fail *);
 static int	 is_blank(int);
+static int	 check_owner(const char *, const struct stat *, struct fail *);
 
 int
 conf_netrc(const char *path, const char *host, const char *user,
@@ -82,6 +83,11 @@ conf_netrc(const char *path, const char *host, const char *user,
 		path = def;
 	}
 	rc = read_file(path, &buf, &len, &st, f);
+	if (rc == 1 && check_owner(path, &st, f) == -1) {
+		OPENSSL_cleanse(buf, len + 1);
+		free(buf);
+		rc = -1;
+	}
 	if (rc == 1) {
 		lx.p = buf;
 		lx.end = buf + len;
@@ -678,6 +684,25 @@ open_conf(const char *path, char **found, char **buf, size_t *len,
 }
 
 /*
+ * The owner of a file may write it whatever its mode: a config owned by
+ * someone else (root reading ~user/.msmtprc through sudo's $HOME) lets
+ * them set passwordeval, a command we would run as ourselves.  Only
+ * our own files and root's (/etc/smtpsend.conf) are trusted, as for a
+ * file writable by group or others.
+ */
+static int
+check_owner(const char *path, const struct stat *st, struct fail *f)
+{
+	if (st->st_uid == geteuid() || st->st_uid == 0)
+		return 0;
+	fail_set(f, FAIL_CONFIG, "%s is owned by uid %lu, not by uid %lu "
+	    "running smtpsend or by root: its owner could make smtpsend run "
+	    "commands as you; refused", path, (unsigned long)st->st_uid,
+	    (unsigned long)geteuid());
+	return -1;
+}
+
+/*
  * A password must stay between us and the file's owner (msmtp, ftp(1)
  * do the same); and whoever may write the file may set passwordeval,
  * a command we run, or point host at their own server.
@@ -688,6 +713,8 @@ check_mode(const char *path, const struct stat *st, int has_pw,
 {
 	unsigned mode = (unsigned)(st->st_mode & 0777);
 
+	if (check_owner(path, st, f) == -1)
+		return -1;
 	if ((st->st_mode & (S_IWGRP | S_IWOTH)) != 0) {
 		fail_set(f, FAIL_CONFIG, "%s is writable by group or others "
 		    "(mode %03o), who could make smtpsend run commands as "

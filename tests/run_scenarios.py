@@ -1287,6 +1287,47 @@ def sc_files_log_line_whole(ctx):
               "the line ends with its last keys", text[-80:])
 
 
+def sc_files_config_foreign_owner(ctx):
+    """Root runs with -C naming a config owned by nobody (as with sudo
+    keeping a user's $HOME): refused with exit 78 before anything runs
+    -- its passwordeval is never executed, nothing connects.  The same
+    file owned by root is used (the control: its passwordeval runs)."""
+    if os.geteuid() != 0:
+        ctx.log.write("skipped: needs root to chown\n")
+        return
+    marker = os.path.join(ctx.tmp, "passwordeval-ran")
+    script = ("send 220 fake.test ESMTP\nexpect EHLO\n"
+              "sendraw 250-fake.test\\r\\n250 AUTH PLAIN\\r\\n\n"
+              "auth-verify PLAIN u pw\n") + SCRIPT_OK.split(
+                  "send 250 fake.test\n", 1)[1] % "OWN"
+    for owner, want in ((65534, 78), (0, 0)):
+        fk = Fake(ctx, script, "fake%d" % owner)
+        rc_path = os.path.join(ctx.tmp, "rc%d" % owner)
+        with open(rc_path, "w") as f:
+            f.write("host 127.0.0.1\nport %d\ntls off\nauth plain\n"
+                    "user u\npasswordeval touch %s; echo pw\n"
+                    % (fk.port, marker))
+        os.chmod(rc_path, 0o600)
+        os.chown(rc_path, owner, owner)
+        rc, out, err = ctx.run(["-C", rc_path, "--domain=client.test",
+                                "-f", "sender@client.test",
+                                "rcpt@example.org"], msg(owner))
+        rec = fk.stop()
+        ran = os.path.exists(marker)
+        if owner:
+            ctx.check(rc == 78, "foreign-owned config: exit 78",
+                      "rc %s: %s" % (rc, err.strip()))
+            ctx.check(not ran, "its passwordeval did not run")
+            ctx.check(rec.get("connections", 0) == 0, "nothing connected",
+                      repr(rec.get("connections")))
+            want_err = "%s is owned by uid 65534, not by uid 0" % rc_path
+            ctx.check(want_err in err, "stderr: " + want_err, err.strip())
+        else:
+            ctx.check(rc == 0, "root-owned config: delivered",
+                      "rc %s: %s" % (rc, err.strip()))
+            ctx.check(ran, "root-owned config: passwordeval ran")
+
+
 SCENARIOS = [(n[3:], f) for n, f in sorted(globals().items())
              if n.startswith("sc_") and callable(f)]
 

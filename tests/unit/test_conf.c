@@ -714,6 +714,60 @@ test_files(void)
 	CHECK(f.cls == FAIL_NONE);
 }
 
+/*
+ * Ownership: a config or netrc owned by someone else is refused like a
+ * writable one, whatever its mode (its owner could set passwordeval);
+ * ours and root's are read.  chown needs root, as the tests run.
+ */
+static void
+test_owner(void)
+{
+	struct fail f = { 0 };
+	struct conf c;
+	const char *p;
+	char *login = NULL, *pass = NULL;
+
+	if (geteuid() != 0) {
+		fprintf(stderr, "  test_owner skipped: needs root for chown\n");
+		return;
+	}
+	p = put_file("rc", "host h\npasswordeval echo owned\n", 0600);
+	CHECK(chown(p, 65534, 65534) == 0);
+	CHECK(conf_load(p, NULL, NULL, &c, &f) == -1);
+	CHECK(f.cls == FAIL_CONFIG && strstr(f.msg, p) != NULL &&
+	    strstr(f.msg, "is owned by uid 65534, not by uid 0") != NULL &&
+	    strstr(f.msg, "run commands as you") != NULL);
+	CHECK(c.n == 0);
+	conf_free(&c);
+	fail_reset(&f);
+	/* even read-only and without secrets: the owner can chmod it */
+	chmod(p, 0400);
+	CHECK(conf_load(p, NULL, NULL, &c, &f) == -1 && f.cls == FAIL_CONFIG);
+	conf_free(&c);
+	fail_reset(&f);
+	/* root's own file is trusted */
+	CHECK(chown(p, 0, 0) == 0);
+	CHECK(conf_load(p, NULL, NULL, &c, &f) == 0);
+	CHECK_STR(dump(&c), "host=h;passwordeval=echo owned");
+	conf_free(&c);
+
+	/* the same for a netrc: refused before it is looked at */
+	p = put_file("netrc", "machine h login u password pw\n", 0600);
+	CHECK(chown(p, 65534, 65534) == 0);
+	CHECK(conf_netrc(p, "h", NULL, &login, &pass, &f) == -1);
+	CHECK(f.cls == FAIL_CONFIG && strstr(f.msg, p) != NULL &&
+	    strstr(f.msg, "is owned by uid 65534") != NULL);
+	CHECK(login == NULL && pass == NULL);
+	fail_reset(&f);
+	CHECK(chown(p, 0, 0) == 0);
+	CHECK(conf_netrc(p, "h", NULL, &login, &pass, &f) == 1);
+	CHECK_STR(login, "u");
+	CHECK_STR(pass, "pw");
+	free(login);
+	free(pass);
+	unlink(p);
+}
+
 /* The search list under a fake $HOME (and no $XDG_CONFIG_HOME). */
 static void
 test_search(void)
@@ -879,7 +933,7 @@ static void
 cleanup(void)
 {
 	static const char *names[] = { "rc", "locked", "msmtprc",
-	    ".smtpsendrc", "notadir" };
+	    ".smtpsendrc", "notadir", "netrc" };
 	char path[800];
 
 	for (size_t i = 0; i < sizeof(names) / sizeof(names[0]); i++) {
@@ -907,6 +961,7 @@ main(void)
 	test_select();
 	test_errors();
 	test_files();
+	test_owner();
 	test_search();
 	test_msmtprc();
 	cleanup();
