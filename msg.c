@@ -175,6 +175,11 @@ struct pctx {
 	struct fail	*f;
 	size_t		 count;		/* mailboxes seen */
 	size_t		 groups;
+	/* header qualification: the tokens that end a local part
+	 * without a domain, where "@domain" goes */
+	int		 qualify;
+	size_t		*quals;
+	size_t		 nquals, qcap;
 };
 
 static void	 buf_add(struct buf *, const void *, size_t);
@@ -205,6 +210,14 @@ static int	 get_recipients(struct msg *, struct fail *);
 static void	 get_from(struct msg *, const struct msg_opts *);
 static int	 build_header(struct msg *, const struct msg_opts *,
 		    struct fail *);
+static int	 qualify_wanted(const struct msg *, const struct hfield *);
+static void	 add_col(struct buf *, const char *, size_t, size_t *);
+static void	 qualify_emit(const struct msg *, const struct hfield *,
+		    const struct pctx *, const char *, struct buf *);
+static int	 qualify_field(const struct msg *, const struct hfield *,
+		    const char *, struct buf *);
+static void	 put_field(struct msg *, const struct hfield *,
+		    const char *);
 static void	 put_text(struct msg *, const char *, size_t);
 static void	 put_line(struct msg *, const char *, size_t, int);
 static size_t	 fold_at(const char *, size_t, size_t, size_t);
@@ -241,6 +254,7 @@ static int	 parse_group(struct pctx *, size_t *, size_t);
 static int	 add_spec(struct pctx *, size_t, size_t);
 static int	 words(struct pctx *, size_t, size_t, int, struct buf *);
 static int	 dot_atom(const char *, size_t);
+static void	 qual_mark(struct pctx *, size_t);
 static void	 add_unique(struct strv *, const char *);
 static int	 same_addr(const char *, const char *);
 static int	 parse_addrlist(const char *, size_t, int, struct strv *,
@@ -749,10 +763,16 @@ static int
 build_header(struct msg *m, const struct msg_opts *o, struct fail *f)
 {
 	int has_from = 0, has_date = 0, has_id = 0, has_mv = 0, has_cte = 0;
+	const char *qd = o->qualify_domain;
 
+	/* it goes into headers as it is: a plain domain name only */
+	if (qd != NULL && !dot_atom(qd, strlen(qd))) {
+		fail_set(f, FAIL_DATA, "bad domain for qualifying header "
+		    "addresses");
+		return -1;
+	}
 	for (size_t i = 0; i < m->nf; i++) {
 		const struct hfield *h = &m->f[i];
-		const char *p = m->hraw.p + h->off;
 
 		/* Bcc must not reach the recipients (RFC 5322 3.6.3). */
 		if (!o->keep_bcc && (field_is(m, h, "Bcc") ||
@@ -775,7 +795,7 @@ build_header(struct msg *m, const struct msg_opts *o, struct fail *f)
 				continue;
 			}
 		}
-		put_text(m, p, h->len);
+		put_field(m, h, o->qualify_domain);
 	}
 	if ((o->add_from || o->replace_from) && !has_from &&
 	    add_from(m, o, f) == -1)
@@ -799,6 +819,106 @@ build_header(struct msg *m, const struct msg_opts *o, struct fail *f)
 		    1);
 	buf_add(&m->hdr, "\r\n", 2);
 	return 0;
+}
+
+/* The address fields whose mailboxes get a domain (SPEC "Addresses"). */
+static int
+qualify_wanted(const struct msg *m, const struct hfield *h)
+{
+	static const char *const names[] = { "From", "Sender", "To", "Cc",
+	    "Resent-From", "Resent-Sender", "Resent-To", "Resent-Cc" };
+
+	for (size_t i = 0; i < sizeof(names) / sizeof(names[0]); i++)
+		if (field_is(m, h, names[i]))
+			return 1;
+	return 0;
+}
+
+/* Append s[0..n) to o; *col counts the octets since the last '\n'. */
+static void
+add_col(struct buf *o, const char *s, size_t n, size_t *col)
+{
+	buf_add(o, s, n);
+	for (size_t i = 0; i < n; i++)
+		*col = s[i] == '\n' ? 0 : *col + 1;
+}
+
+/*
+ * The field rebuilt token by token, "@dom" after each marked one, the
+ * text between tokens (blanks, comments, folds) copied as it is.  A
+ * mailbox that would push a line past 998 octets right after a comma
+ * with nothing between is moved to a new (folded) line: put_line()
+ * folds only at blanks, and breaking inside an address would change it.
+ */
+static void
+qualify_emit(const struct msg *m, const struct hfield *h,
+    const struct pctx *p, const char *dom, struct buf *o)
+{
+	const char *s = p->src, *end = p->src + p->srclen;
+	size_t col = 0, q = 0, dl = strlen(dom);
+
+	add_col(o, m->hraw.p + h->off, h->voff - h->off, &col);
+	for (size_t i = 0; i < p->n; i++) {
+		const struct tok *t = &p->t[i];
+		int mark = q < p->nquals && p->quals[q] == i;
+
+		add_col(o, s, (size_t)(t->s - s), &col);
+		if (t->s == s && i > 0 && is_sp(p, i - 1, ',') && col +
+		    t->len + (mark ? dl + 1 : 0) > RFC_LINE_MAX)
+			add_col(o, "\n ", 2, &col);
+		add_col(o, t->s, t->len, &col);
+		if (mark) {
+			add_col(o, "@", 1, &col);
+			add_col(o, dom, dl, &col);
+			q++;
+		}
+		s = t->s + t->len;
+	}
+	add_col(o, s, (size_t)(end - s), &col);
+}
+
+/*
+ * The field with every domainless mailbox qualified, in o: 1; 0 when
+ * there is nothing to qualify or the field does not parse (then it is
+ * left as written: we do not rewrite what we do not understand).
+ */
+static int
+qualify_field(const struct msg *m, const struct hfield *h, const char *dom,
+    struct buf *o)
+{
+	struct strv sv = { NULL, 0, 0 };
+	struct fail af = { 0 };
+	struct pctx p;
+	int rc = 0;
+
+	memset(&p, 0, sizeof(p));
+	p.src = m->hraw.p + h->voff;
+	p.srclen = h->off + h->len - h->voff;
+	p.out = &sv;
+	p.f = &af;
+	p.qualify = 1;
+	if (tokenize(&p, 1) == 0 && parse_list(&p) == 0 && p.nquals > 0) {
+		qualify_emit(m, h, &p, dom, o);
+		rc = 1;
+	}
+	strv_free(&sv);
+	free(p.t);
+	free(p.quals);
+	return rc;
+}
+
+/* One header field as output: qualified when asked and needed. */
+static void
+put_field(struct msg *m, const struct hfield *h, const char *dom)
+{
+	struct buf b = { NULL, 0, 0 };
+
+	if (dom != NULL && qualify_wanted(m, h) && qualify_field(m, h, dom,
+	    &b))
+		put_text(m, b.p, b.len);
+	else
+		put_text(m, m->hraw.p + h->off, h->len);
+	free(b.p);
 }
 
 /* RFC 5322 3.6.4: "<time.random@domain>", unique by its 128 random bits. */
@@ -2048,7 +2168,9 @@ add_spec(struct pctx *p, size_t a, size_t b)
 	if (at != b) {
 		buf_addc(&o, '@');
 		buf_add(&o, dom.p, dom.len);
-	}
+	} else if (p->qualify && !(loc.len == 10 &&
+	    ascii_ncaseeq(loc.p, "postmaster", 10)))
+		qual_mark(p, b - 1);
 	p->count++;
 	add_unique(p->out, o.p);
 	rc = 0;
@@ -2057,6 +2179,17 @@ done:
 	free(dom.p);
 	free(o.p);
 	return rc;
+}
+
+/* Header qualification: "@domain" goes after token i. */
+static void
+qual_mark(struct pctx *p, size_t i)
+{
+	if (p->nquals == p->qcap) {
+		p->qcap = p->qcap ? p->qcap * 2 : 8;
+		p->quals = xrealloc(p->quals, p->qcap * sizeof(*p->quals));
+	}
+	p->quals[p->nquals++] = i;
 }
 
 /* RFC 5321 2.4: the local part is case-sensitive, the domain is not. */

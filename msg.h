@@ -47,6 +47,20 @@ struct msg_opts {
 	int		 undisclosed;		/* To/Cc/Bcc become "To:
 						   undisclosed-recipients:;" */
 	/*
+	 * Unqualified addresses in headers (SPEC "Addresses"; Postfix
+	 * does it for local submissions, providers refuse "From: root"):
+	 * when not NULL, every mailbox without '@' in From:, Sender:,
+	 * To:, Cc: and their Resent- forms gets "@" qualify_domain, in
+	 * the header text itself; display names, comments, groups, folds
+	 * and everything else stay as written, "postmaster" (any case)
+	 * stays alone (RFC 5321 4.1.1.3).  A field that does not parse
+	 * is left as it is.  The domain must be a dot-atom (FAIL_DATA
+	 * otherwise).  msg_recipients() and msg_from_addr() still give
+	 * the addresses as written: the caller qualifies the envelope
+	 * after its aliases.
+	 */
+	const char	*qualify_domain;
+	/*
 	 * Nothing lost: when the input is refused as bad data (a NUL
 	 * byte ...), the whole input is still read and appended, raw, to
 	 * this mbox (msg_save_mbox format) and *salvaged set to 1.  When

@@ -52,6 +52,8 @@ static void	 test_big(void);
 static void	 test_mbox(void);
 static void	 test_addrlist(void);
 static void	 test_addr(void);
+static void	 test_qualify(void);
+static void	 test_qualify_long(void);
 static void	 test_mbox_refused(void);
 static void	 test_mbox_rollback(void);
 static void	 test_mbox_concurrent(void);
@@ -1176,6 +1178,158 @@ test_mbox(void)
 	msg_free(m);
 }
 
+/* ---- qualification of header addresses ---- */
+
+static void
+test_qualify(void)
+{
+	static const struct {
+		const char	*in;	/* one header line, without LF */
+		const char	*want;	/* as output, without CRLF */
+	} t[] = {
+		{ "From: root", "From: root@mx.test" },
+		{ "From: Cron Daemon <root>", "From: Cron Daemon <root@mx.test>" },
+		{ "From: root (Cron Daemon)", "From: root@mx.test (Cron Daemon)" },
+		{ "To: root, bob@x", "To: root@mx.test, bob@x" },
+		{ "To: bob@x, root", "To: bob@x, root@mx.test" },
+		{ "Cc: root,alice,bob@x", "Cc: root@mx.test,alice@mx.test,bob@x" },
+		{ "To: Team: root, bob@x, \"Al B\" <al>;",
+		    "To: Team: root@mx.test, bob@x, \"Al B\" <al@mx.test>;" },
+		{ "To: undisclosed-recipients:;", "To: undisclosed-recipients:;" },
+		{ "To: postmaster", "To: postmaster" },
+		{ "To: PostMaster, root", "To: PostMaster, root@mx.test" },
+		{ "To: postmaster@x", "To: postmaster@x" },
+		{ "To: \"john doe\"", "To: \"john doe\"@mx.test" },
+		{ "To: \"J. D.\" <\"john doe\">",
+		    "To: \"J. D.\" <\"john doe\"@mx.test>" },
+		{ "Sender: www-data", "Sender: www-data@mx.test" },
+		{ "Resent-From: root", "Resent-From: root@mx.test" },
+		{ "Resent-Sender: root", "Resent-Sender: root@mx.test" },
+		{ "Resent-To: root", "Resent-To: root@mx.test" },
+		{ "Resent-Cc: root", "Resent-Cc: root@mx.test" },
+		{ "to:  root  ", "to:  root@mx.test  " },
+		{ "To: <@relay.x:root>", "To: <@relay.x:root@mx.test>" },
+		{ "To: root@[127.0.0.1]", "To: root@[127.0.0.1]" },
+		/* other fields: never rewritten */
+		{ "Reply-To: root", "Reply-To: root" },
+		{ "Subject: root", "Subject: root" },
+		{ "X-Cron-Env: <USER=root>", "X-Cron-Env: <USER=root>" },
+		{ "Bcc: root", "Bcc: root" },
+		/* what does not parse is left as written */
+		{ "To: John Doe", "To: John Doe" },
+		{ "From: root <", "From: root <" },
+		{ "To: a@b, c", "To: a@b, c@mx.test" },
+	};
+	struct msg_opts o;
+	struct fail f;
+	struct msg *m;
+	char in[512], want[512];
+	size_t n, wl;
+	char *out;
+
+	memset(&o, 0, sizeof(o));
+	o.keep_bcc = 1;
+	o.read_recipients = 1;
+	o.qualify_domain = "mx.test";
+	for (size_t i = 0; i < sizeof(t) / sizeof(t[0]); i++) {
+		n = (size_t)snprintf(in, sizeof(in), "%s\nSubject: s\n\nb\n",
+		    t[i].in);
+		wl = (size_t)snprintf(want, sizeof(want),
+		    "%s\r\nSubject: s\r\n\r\nb\r\n", t[i].want);
+		m = load(in, n, &o, &f, 0);
+		if (m == NULL && strstr(t[i].in, "To:") != NULL) {
+			/* -t refuses an unparsable To: itself */
+			o.read_recipients = 0;
+			m = load(in, n, &o, &f, 0);
+			o.read_recipients = 1;
+		}
+		CHECK(m != NULL);
+		if (m == NULL)
+			continue;
+		out = read_all(m, 5, &n);
+		CHECK_BYTES(out, n, want, wl);
+		free(out);
+		msg_free(m);
+	}
+
+	/* folded: the fold and the rest stay, each mailbox qualified */
+	m = load(L("To: root,\n\tCron Daemon\n <cron> (the daemon),\n"
+	    " \"x y\"@z\n\nb\n"), &o, &f, 1);
+	out = read_all(m, 3, &n);
+	CHECK_LIT(out, n, "To: root@mx.test,\r\n\tCron Daemon\r\n "
+	    "<cron@mx.test> (the daemon),\r\n \"x y\"@z\r\n\r\nb\r\n");
+	/* -t recipients stay as written: the caller qualifies them */
+	CHECK(msg_recipients(m)->n == 3);
+	CHECK_STR(msg_recipients(m)->v[0], "root");
+	CHECK_STR(msg_recipients(m)->v[1], "cron");
+	free(out);
+	msg_free(m);
+	/* msg_from_addr too */
+	m = load(L("From: Cron Daemon <root>\n\nb\n"), &o, &f, 0);
+	CHECK_STR(msg_from_addr(m), "root");
+	out = read_all(m, 64, &n);
+	CHECK_LIT(out, n, "From: Cron Daemon <root@mx.test>\r\n\r\nb\r\n");
+	free(out);
+	msg_free(m);
+	/* off (NULL): untouched */
+	o.qualify_domain = NULL;
+	m = load(L("From: root\n\nb\n"), &o, &f, 0);
+	out = read_all(m, 64, &n);
+	CHECK_LIT(out, n, "From: root\r\n\r\nb\r\n");
+	free(out);
+	msg_free(m);
+	/* a domain that could inject header text is refused */
+	o.qualify_domain = "x\r\nBcc: evil@x";
+	m = load(L("From: root\n\nb\n"), &o, &f, 0);
+	CHECK(m == NULL && f.cls == FAIL_DATA);
+	o.qualify_domain = "a b";
+	m = load(L("From: root\n\nb\n"), &o, &f, 0);
+	CHECK(m == NULL && f.cls == FAIL_DATA);
+}
+
+/*
+ * Qualifying makes lines longer: none may pass 998 octets, and a list
+ * without blanks is folded after a comma, never broken in an address.
+ */
+static void
+test_qualify_long(void)
+{
+	struct msg_opts o;
+	struct fail f;
+	struct msg *m;
+	char in[8000], *out, *u;
+	size_t n, k = 0;
+
+	memset(&o, 0, sizeof(o));
+	o.warn = on_warn;
+	o.qualify_domain = "a-rather-long-mail-domain.example.org";
+	/* "To: u000,u001,..." : 900 octets before, about 4600 after */
+	n = (size_t)sprintf(in, "To: ");
+	for (int i = 0; i < 120; i++)
+		n += (size_t)sprintf(in + n, "%su%03d", i ? "," : "", i);
+	n += (size_t)sprintf(in + n, "\n\nb\n");
+	nwarn = 0;
+	m = load(in, n, &o, &f, 0);
+	out = read_all(m, 4096, &n);	/* read_all checks 998 */
+	CHECK(nwarn == 0);
+	/* unfolded, it is the qualified list */
+	u = malloc(n + 1);
+	for (size_t i = 0; i < n; i++) {
+		if (out[i] == '\r' && i + 2 < n && out[i + 2] == ' ')
+			i += 2;		/* the fold: CRLF and its space */
+		u[k++] = out[i];
+	}
+	u[k] = '\0';
+	CHECK(strncmp(u, "To: u000@a-rather-long-mail-domain.example.org,"
+	    "u001@a-rather-long-mail-domain.example.org,", 90) == 0);
+	CHECK(strstr(u, ",u119@a-rather-long-mail-domain.example.org\r\n"
+	    "\r\nb\r\n") != NULL);
+	CHECK(has(out, n, ",\r\n u"));
+	free(u);
+	free(out);
+	msg_free(m);
+}
+
 /* ---- dead.letter: what msg_save_mbox (append_open) refuses ---- */
 
 static void
@@ -1652,6 +1806,8 @@ main(void)
 	test_mbox();
 	test_addrlist();
 	test_addr();
+	test_qualify();
+	test_qualify_long();
 	test_mbox_refused();
 	test_mbox_rollback();
 	test_mbox_concurrent();
