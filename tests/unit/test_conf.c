@@ -490,6 +490,19 @@ test_select(void)
 	/* no match and no default: the defaults only */
 	OK("defaults\nport 25\naccount a\nfrom a@x\n", NULL, "b@x", "port=25",
 	    NULL);
+	/* an -f address of any length is matched whole: cut to 1023
+	 * bytes, "aaa...@other.example" matched "*a" */
+	{
+		char *from = malloc(1200);
+
+		memset(from, 'a', 1100);
+		strcpy(from + 1100, "@other.example");
+		OK("account tail\nhost t\nfrom *a\n", NULL, from, "", NULL);
+		from[1100] = '\0';
+		OK("account tail\nhost t\nfrom *a\n", NULL, from,
+		    "host=t;from=*a", "tail");
+		free(from);
+	}
 	/* accounts are case-sensitive, like msmtp */
 	ERR("account Work\nhost h\n", "work", NULL, 0, "no account 'work' in ");
 	ERR("defaults\nhost h\n", "x", NULL, 0, "no account 'x' in ");
