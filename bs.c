@@ -35,6 +35,9 @@
 #define FBUF		(64 * 1024)
 /* RFC 5321 4.5.3.1.3: a path is at most 256 octets with its brackets. */
 #define ADDR_MAX	254
+/* How much of a client's word a reply quotes: a parameter name
+ * (RFC 5321 4.1.2 esmtp-keyword) is short; more is cut with "...". */
+#define QUOTE_MAX	64
 /* RFC 1870 4: the SIZE value is 1*20DIGIT. */
 #define SIZE_DIGITS	20
 
@@ -300,26 +303,38 @@ read_line(struct bs *b, char **linep, size_t *lenp)
 	return LN_OK;
 }
 
+/*
+ * One reply line, CRLF added.  Every reply fits: the relay's verdict
+ * is at most BS_REPLY_MAX - 1 octets plus a code and an enhanced code,
+ * text quoted from the client is cut to QUOTE_MAX; anything longer
+ * would be a bug, and is cut visibly ("...") rather than silently.
+ */
 static int
 reply(struct bs *b, const char *fmt, ...)
 {
 	char line[BS_REPLY_MAX + 64];
+	size_t cap = sizeof(line) - 2;
 	va_list ap;
-	int n;
+	int r;
+	size_t n;
 
 	va_start(ap, fmt);
-	n = vsnprintf(line, sizeof(line) - 2, fmt, ap);
+	r = vsnprintf(line, cap, fmt, ap);
 	va_end(ap);
-	if (n < 0)
-		n = 0;
-	if ((size_t)n > sizeof(line) - 3)
-		n = (int)sizeof(line) - 3;
+	n = r < 0 ? 0 : (size_t)r;
+	if (n >= cap) {
+		n = cap - 4;
+		while (n > 0 && ((unsigned char)line[n] & 0xc0) == 0x80)
+			n--;
+		memcpy(line + n, "...", 3);
+		n += 3;
+	}
 	line[n++] = '\r';
 	line[n++] = '\n';
-	if (b->olen + (size_t)n > OBUF && out_flush(b) == -1)
+	if (b->olen + n > OBUF && out_flush(b) == -1)
 		return -1;
-	memcpy(b->obuf + b->olen, line, (size_t)n);
-	b->olen += (size_t)n;
+	memcpy(b->obuf + b->olen, line, n);
+	b->olen += n;
 	return 0;
 }
 
@@ -738,8 +753,8 @@ mail_params(struct bs *b, char *p)
 				return reply(b, "501 5.5.4 SMTPUTF8 takes no "
 				    "value");
 		} else
-			return reply(b, "555 5.5.4 Unsupported option: %s",
-			    kw);
+			return reply(b, "555 5.5.4 Unsupported option: %.*s%s",
+			    QUOTE_MAX, kw, strlen(kw) > QUOTE_MAX ? "..." : "");
 	}
 	return 1;
 }
@@ -781,7 +796,9 @@ cmd_rcpt(struct bs *b, char *args)
 	if (*params != '\0') {
 		/* NOTIFY/ORCPT need DSN, which EHLO did not offer */
 		params[strcspn(params, " =")] = '\0';
-		return reply(b, "555 5.5.4 Unsupported option: %s", params);
+		return reply(b, "555 5.5.4 Unsupported option: %.*s%s",
+		    QUOTE_MAX, params, strlen(params) > QUOTE_MAX ? "..." :
+		    "");
 	}
 	if (!strv_has(&b->rcpts, addr)) {
 		if (b->rcpts.n >= BS_RCPT_MAX)

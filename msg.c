@@ -183,6 +183,8 @@ struct pctx {
 };
 
 static void	 buf_add(struct buf *, const void *, size_t);
+static void	 buf_printf(struct buf *, const char *, ...)
+		    __attribute__((format(printf, 2, 3)));
 static void	 buf_addc(struct buf *, char);
 static void	 buf_adds(struct buf *, const char *);
 static int	 is_wsp(int);
@@ -228,7 +230,7 @@ static int	 add_msgid(struct msg *, const struct msg_opts *,
 		    struct fail *);
 static void	 add_phrase(struct buf *, const char *);
 static void	 add_b64(struct buf *, const unsigned char *, size_t);
-static void	 fmt_date(char *, size_t, time_t);
+static void	 fmt_date(struct buf *, time_t);
 static void	 fill_random(unsigned char *, size_t);
 static int	 count_body(struct msg *, struct fail *);
 static void	 stream_reset(struct msg *);
@@ -271,6 +273,9 @@ static int	 mbox_write(struct msg *, int, const char *, const char *,
 static void
 buf_add(struct buf *b, const void *p, size_t n)
 {
+	/* a size that cannot be represented is memory we cannot have */
+	if (n > SIZE_MAX / 2 - b->len - 1)
+		xrealloc(NULL, SIZE_MAX);
 	if (b->len + n + 1 > b->cap) {
 		while (b->len + n + 1 > b->cap)
 			b->cap = b->cap ? b->cap * 2 : 256;
@@ -279,6 +284,29 @@ buf_add(struct buf *b, const void *p, size_t n)
 	memcpy(b->p + b->len, p, n);
 	b->len += n;
 	b->p[b->len] = '\0';
+}
+
+/* Formatted text appended whole: no fixed buffer, nothing cut. */
+static void
+buf_printf(struct buf *b, const char *fmt, ...)
+{
+	va_list ap;
+	int n;
+
+	va_start(ap, fmt);
+	n = vsnprintf(NULL, 0, fmt, ap);
+	va_end(ap);
+	if (n < 0)
+		return;		/* EOVERFLOW: only our own formats come here */
+	buf_add(b, "", 0);
+	if (b->len + (size_t)n + 1 > b->cap) {
+		b->cap = b->len + (size_t)n + 1;
+		b->p = xrealloc(b->p, b->cap);
+	}
+	va_start(ap, fmt);
+	vsnprintf(b->p + b->len, (size_t)n + 1, fmt, ap);
+	va_end(ap);
+	b->len += (size_t)n;
 }
 
 static void
@@ -803,11 +831,12 @@ build_header(struct msg *m, const struct msg_opts *o, struct fail *f)
 	if (o->undisclosed)
 		put_line(m, "To: undisclosed-recipients:;", 28, 1);
 	if (o->add_date && !has_date) {
-		char line[80];
+		struct buf d = { NULL, 0, 0 };
 
-		memcpy(line, "Date: ", 6);
-		fmt_date(line + 6, sizeof(line) - 6, time(NULL));
-		put_line(m, line, strlen(line), 1);
+		buf_adds(&d, "Date: ");
+		fmt_date(&d, time(NULL));
+		put_line(m, d.p, d.len, 1);
+		free(d.p);
 	}
 	if (o->add_msgid && !has_id && add_msgid(m, o, f) == -1)
 		return -1;
@@ -928,7 +957,6 @@ add_msgid(struct msg *m, const struct msg_opts *o, struct fail *f)
 	const char *dom = o->msgid_domain;
 	unsigned char rnd[MSGID_RAND];
 	struct buf b = { NULL, 0, 0 };
-	char tmp[64];
 	time_t t = time(NULL);
 	struct tm tm;
 
@@ -943,14 +971,11 @@ add_msgid(struct msg *m, const struct msg_opts *o, struct fail *f)
 		}
 	fill_random(rnd, sizeof(rnd));
 	gmtime_r(&t, &tm);
-	snprintf(tmp, sizeof(tmp), "Message-ID: <%04d%02d%02d%02d%02d%02d.",
+	buf_printf(&b, "Message-ID: <%04d%02d%02d%02d%02d%02d.",
 	    tm.tm_year + 1900, tm.tm_mon + 1, tm.tm_mday, tm.tm_hour,
 	    tm.tm_min, tm.tm_sec);
-	buf_adds(&b, tmp);
-	for (size_t i = 0; i < sizeof(rnd); i++) {
-		snprintf(tmp, sizeof(tmp), "%02x", rnd[i]);
-		buf_adds(&b, tmp);
-	}
+	for (size_t i = 0; i < sizeof(rnd); i++)
+		buf_printf(&b, "%02x", rnd[i]);
 	buf_addc(&b, '@');
 	buf_adds(&b, dom);
 	buf_addc(&b, '>');
@@ -1153,7 +1178,7 @@ add_b64(struct buf *b, const unsigned char *p, size_t n)
 /* RFC 5322 3.3 date-time, local time with a numeric zone; the names are
  * fixed English, whatever the locale (strftime would translate). */
 static void
-fmt_date(char *out, size_t cap, time_t t)
+fmt_date(struct buf *out, time_t t)
 {
 	static const char *const wday[] = { "Sun", "Mon", "Tue", "Wed",
 	    "Thu", "Fri", "Sat" };
@@ -1169,7 +1194,7 @@ fmt_date(char *out, size_t cap, time_t t)
 		sign = '-';
 		off = -off;
 	}
-	snprintf(out, cap, "%s, %d %s %d %02d:%02d:%02d %c%02ld%02ld",
+	buf_printf(out, "%s, %d %s %d %02d:%02d:%02d %c%02ld%02ld",
 	    wday[tm.tm_wday % 7], tm.tm_mday, mon[tm.tm_mon % 12],
 	    tm.tm_year + 1900, tm.tm_hour, tm.tm_min, tm.tm_sec, sign,
 	    off / 60 % 100, off % 60);
@@ -1686,7 +1711,6 @@ msg_save_mbox(struct msg *m, const char *path, const char *sender,
 	struct buf b = { NULL, 0, 0 };
 	time_t t = time(NULL);
 	struct tm tm;
-	char date[64];
 	long long start = 0;
 	int fd, rc;
 
@@ -1698,10 +1722,9 @@ msg_save_mbox(struct msg *m, const char *path, const char *sender,
 		buf_addc(&b, (unsigned char)*s <= ' ' || *s == 0x7f ? '_' :
 		    *s);
 	localtime_r(&t, &tm);
-	snprintf(date, sizeof(date), " %s %s %2d %02d:%02d:%02d %d\n",
+	buf_printf(&b, " %s %s %2d %02d:%02d:%02d %d\n",
 	    wday[tm.tm_wday % 7], mon[tm.tm_mon % 12], tm.tm_mday, tm.tm_hour,
 	    tm.tm_min, tm.tm_sec, tm.tm_year + 1900);
-	buf_adds(&b, date);
 	/* Locked: concurrent failing runs (cron) append whole entries. */
 	if ((fd = append_open(path, &start, f)) == -1) {
 		free(b.p);

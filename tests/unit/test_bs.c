@@ -704,6 +704,32 @@ test_mail_params(void)
 		relay_free(&r);
 	}
 
+	/* a long unknown parameter is quoted cut, visibly, in MAIL and
+	 * RCPT; the reply stays one short line */
+	{
+		char cmd[2 * BS_LINE_MAX], w[256];
+		int n;
+
+		n = sprintf(cmd, "MAIL FROM:<a@b.test> ");
+		memset(cmd + n, 'K', 1500);
+		n += 1500;
+		n += sprintf(cmd + n, "\r\nMAIL FROM:<a@b.test>\r\n"
+		    "RCPT TO:<c@d.test> ");
+		memset(cmd + n, 'R', 1500);
+		n += 1500;
+		memcpy(cmd + n, "=x\r\n", 4);
+		n += 4;
+		memset(w, 'K', 64);
+		memset(w + 128, 'R', 64);
+		run_file(cmd, (size_t)n, &r, &run);
+		snprintf(script, sizeof(script), "%s555 5.5.4 Unsupported "
+		    "option: %.64s...\r\n250 2.1.0 Ok\r\n555 5.5.4 "
+		    "Unsupported option: %.64s...\r\n", GREET, w, w + 128);
+		CHECK_BYTES(run.out, run.outlen, script, strlen(script));
+		free(run.out);
+		relay_free(&r);
+	}
+
 	/* a path of 256 octets with its brackets passes, 257 does not */
 	{
 		char addr[300];

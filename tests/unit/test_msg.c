@@ -54,6 +54,7 @@ static void	 test_addrlist(void);
 static void	 test_addr(void);
 static void	 test_qualify(void);
 static void	 test_qualify_long(void);
+static void	 test_huge_address(void);
 static void	 test_mbox_refused(void);
 static void	 test_mbox_rollback(void);
 static void	 test_mbox_concurrent(void);
@@ -1330,6 +1331,59 @@ test_qualify_long(void)
 	msg_free(m);
 }
 
+/*
+ * A -t message whose From: and To: hold 100,000-character addresses:
+ * no crash, the addresses come back whole (the caller refuses them as
+ * too long, 65), the output keeps every line within 998 octets; also
+ * with qualification on.  A bad one deep in a long list is named.
+ */
+static void
+test_huge_address(void)
+{
+	enum { BIG = 100000 };
+	struct msg_opts o;
+	struct fail f;
+	struct msg *m;
+	char *in = malloc(3 * BIG), *out;
+	size_t n, k;
+
+	memset(&o, 0, sizeof(o));
+	o.read_recipients = 1;
+	o.warn = on_warn;
+	for (int q = 0; q < 2; q++) {
+		o.qualify_domain = q ? "mx.test" : NULL;
+		n = (size_t)sprintf(in, "From: Big <");
+		memset(in + n, 'f', BIG);
+		n += BIG;
+		n += (size_t)sprintf(in + n, "%s>\nTo: ", q ? "" : "@x.test");
+		memset(in + n, 't', BIG);
+		n += BIG;
+		n += (size_t)sprintf(in + n, "@y.test\n\nbody\n");
+		m = load(in, n, &o, &f, q);
+		CHECK(m != NULL);
+		if (m == NULL)
+			continue;
+		CHECK(msg_from_addr(m) != NULL &&
+		    strlen(msg_from_addr(m)) == BIG + (q ? 0 : 7));
+		CHECK(msg_recipients(m)->n == 1 &&
+		    strlen(msg_recipients(m)->v[0]) == BIG + 7);
+		out = read_all(m, 65536, &k);	/* checks 998 per line */
+		CHECK(k > 2 * BIG);
+		free(out);
+		msg_free(m);
+	}
+	/* a bad address far into a long header: named, quoted short */
+	n = (size_t)sprintf(in, "Resent-To: ");
+	for (int i = 0; i < 5000; i++)
+		n += (size_t)sprintf(in + n, "a%d@b, ", i);
+	n += (size_t)sprintf(in + n, "<x@\n\nbody\n");
+	m = load(in, n, &o, &f, 0);
+	CHECK(m == NULL && f.cls == FAIL_DATA);
+	CHECK(strstr(f.msg, "bad address in Resent-To: header: unbalanced "
+	    "'<' in \"<x@\"") != NULL);
+	free(in);
+}
+
 /* ---- dead.letter: what msg_save_mbox (append_open) refuses ---- */
 
 static void
@@ -1808,6 +1862,7 @@ main(void)
 	test_addr();
 	test_qualify();
 	test_qualify_long();
+	test_huge_address();
 	test_mbox_refused();
 	test_mbox_rollback();
 	test_mbox_concurrent();
