@@ -35,6 +35,9 @@
 #define FBUF		(64 * 1024)
 /* RFC 5321 4.5.3.1.3: a path is at most 256 octets with its brackets. */
 #define ADDR_MAX	254
+/* How much of a client's word a reply quotes: a parameter name
+ * (RFC 5321 4.1.2 esmtp-keyword) is short; more is cut with "...". */
+#define QUOTE_MAX	64
 /* RFC 1870 4: the SIZE value is 1*20DIGIT. */
 #define SIZE_DIGITS	20
 
@@ -75,6 +78,23 @@ struct cmd {
 	int		(*fn)(struct bs *, char *);
 };
 
+/*
+ * Where data_read() is in the message.  RFC 5321 4.1.1.4: the end is
+ * <CRLF>.<CRLF>, the first CRLF ending the previous line (or the DATA
+ * command).  Lines are what LF ends (a lone CR is data, as in Postfix);
+ * crlf says whether the current line's start followed a CRLF, so that
+ * a "." line with a bare LF before or after it is data, never the end:
+ * a client that passes "\n.\r\n" from a web form through could
+ * otherwise end the message early and smuggle SMTP commands after it.
+ */
+enum { D_BOL, D_MID, D_DOT, D_DOTCR };
+
+struct dstate {
+	int	 st;
+	int	 crlf;		/* this line started after CRLF */
+	int	 lastcr;	/* D_MID: the last octet stored was CR */
+};
+
 static int	 io_wait(int, short);
 static int	 out_all(int, const char *, size_t);
 static int	 out_flush(struct bs *);
@@ -86,6 +106,8 @@ static int	 reply(struct bs *, const char *, ...)
 static void	 tx_reset(struct bs *);
 static void	 file_flush(struct bs *);
 static void	 file_put(struct bs *, const char *, size_t);
+static size_t	 data_step(struct bs *, struct dstate *, const char *,
+		    const char *);
 static int	 data_read(struct bs *);
 static int	 utf8_ok(const unsigned char *, size_t);
 static int	 domain_ok(const char *);
@@ -281,26 +303,38 @@ read_line(struct bs *b, char **linep, size_t *lenp)
 	return LN_OK;
 }
 
+/*
+ * One reply line, CRLF added.  Every reply fits: the relay's verdict
+ * is at most BS_REPLY_MAX - 1 octets plus a code and an enhanced code,
+ * text quoted from the client is cut to QUOTE_MAX; anything longer
+ * would be a bug, and is cut visibly ("...") rather than silently.
+ */
 static int
 reply(struct bs *b, const char *fmt, ...)
 {
 	char line[BS_REPLY_MAX + 64];
+	size_t cap = sizeof(line) - 2;
 	va_list ap;
-	int n;
+	int r;
+	size_t n;
 
 	va_start(ap, fmt);
-	n = vsnprintf(line, sizeof(line) - 2, fmt, ap);
+	r = vsnprintf(line, cap, fmt, ap);
 	va_end(ap);
-	if (n < 0)
-		n = 0;
-	if ((size_t)n > sizeof(line) - 3)
-		n = (int)sizeof(line) - 3;
+	n = r < 0 ? 0 : (size_t)r;
+	if (n >= cap) {
+		n = cap - 4;
+		while (n > 0 && ((unsigned char)line[n] & 0xc0) == 0x80)
+			n--;
+		memcpy(line + n, "...", 3);
+		n += 3;
+	}
 	line[n++] = '\r';
 	line[n++] = '\n';
-	if (b->olen + (size_t)n > OBUF && out_flush(b) == -1)
+	if (b->olen + n > OBUF && out_flush(b) == -1)
 		return -1;
-	memcpy(b->obuf + b->olen, line, (size_t)n);
-	b->olen += (size_t)n;
+	memcpy(b->obuf + b->olen, line, n);
+	b->olen += n;
 	return 0;
 }
 
@@ -342,19 +376,74 @@ file_put(struct bs *b, const char *p, size_t n)
 	b->fn += n;
 }
 
+/* data_step(): the final <CRLF>.<CRLF> is complete. */
+#define DATA_END	((size_t)-1)
+
 /*
- * The message after 354, up to the line holding only "." (CRLF or LF
- * after it), into b->fd: a "." starting any other line is removed (RFC
- * 5321 4.5.2), everything else is kept byte for byte, line ends
- * included.  Only LF starts a line: a lone CR is data.  Returns 1 at
- * the final dot, 0 at end of input (the message is incomplete), -1 on
- * a read error.  States carry across buffer refills.
+ * One step at p (p < end); returns the octets consumed (0: a change of
+ * state only), or DATA_END at the LF of the final ".\r\n".
+ * Unstuffing (RFC 5321 4.5.2) applies to every line, whatever ended
+ * the previous one: ".x" is "x".  A "." that is not stuffing and not
+ * the end -- followed by a bare LF, a bare CR, or CRLF after a line
+ * ended by a bare LF -- is kept with what follows it: the relay path
+ * makes its line ends CRLF and stuffs it, so it arrives as "..".
+ */
+static size_t
+data_step(struct bs *b, struct dstate *d, const char *p, const char *end)
+{
+	const char *lf;
+
+	switch (d->st) {
+	case D_BOL:
+		d->lastcr = 0;
+		d->st = *p == '.' ? D_DOT : D_MID;
+		return *p == '.' ? 1 : 0;
+	case D_MID:
+		if ((lf = memchr(p, '\n', (size_t)(end - p))) == NULL) {
+			file_put(b, p, (size_t)(end - p));
+			d->lastcr = end[-1] == '\r';
+			return (size_t)(end - p);
+		}
+		file_put(b, p, (size_t)(lf + 1 - p));
+		d->crlf = lf > p ? lf[-1] == '\r' : d->lastcr;
+		d->st = D_BOL;
+		return (size_t)(lf + 1 - p);
+	case D_DOT:
+		if (*p == '\r') {
+			d->st = D_DOTCR;
+			return 1;
+		}
+		if (*p == '\n') {
+			file_put(b, ".\n", 2);
+			d->crlf = 0;
+			d->st = D_BOL;
+			return 1;
+		}
+		d->st = D_MID;		/* the stuffing dot is dropped */
+		return 0;
+	default:			/* D_DOTCR */
+		if (*p == '\n' && d->crlf)
+			return DATA_END;	/* <CRLF>.<CRLF> */
+		file_put(b, ".\r", 2);
+		d->lastcr = 1;
+		d->st = D_MID;
+		return 0;
+	}
+}
+
+/*
+ * The message after 354, up to <CRLF>.<CRLF>, into b->fd: dots
+ * unstuffed, everything else kept byte for byte, line ends included
+ * (see data_step).  Returns 1 at the final dot, 0 at end of input (the
+ * message is incomplete), -1 on a read error.  The state carries across
+ * buffer refills.
  */
 static int
 data_read(struct bs *b)
 {
-	enum { BOL, MID, DOT, DOTCR } st = BOL;
-	char *p, *end, *lf;
+	struct dstate d = { D_BOL, 1, 0 };
+	const char *p, *end;
+	size_t k;
 	int r;
 
 	for (;;) {
@@ -363,47 +452,14 @@ data_read(struct bs *b)
 		p = b->ibuf + b->ipos;
 		end = b->ibuf + b->ilen;
 		while (p < end) {
-			switch (st) {
-			case BOL:
-				if (*p == '.') {
-					p++;
-					st = DOT;
-				} else
-					st = MID;
-				break;
-			case MID:
-				lf = memchr(p, '\n', (size_t)(end - p));
-				if (lf != NULL) {
-					file_put(b, p, (size_t)(lf + 1 - p));
-					p = lf + 1;
-					st = BOL;
-				} else {
-					file_put(b, p, (size_t)(end - p));
-					p = end;
-				}
-				break;
-			case DOT:
-				if (*p == '\n')
-					goto done;
-				if (*p == '\r') {
-					p++;
-					st = DOTCR;
-				} else
-					st = MID;	/* the dot is dropped */
-				break;
-			case DOTCR:
-				if (*p == '\n')
-					goto done;
-				file_put(b, "\r", 1);
-				st = MID;
-				break;
+			if ((k = data_step(b, &d, p, end)) == DATA_END) {
+				b->ipos = (size_t)(p + 1 - b->ibuf);
+				return 1;
 			}
+			p += k;
 		}
 		b->ipos = b->ilen;
 	}
-done:
-	b->ipos = (size_t)(p + 1 - b->ibuf);
-	return 1;
 }
 
 /* ---- addresses ---- */
@@ -697,8 +753,8 @@ mail_params(struct bs *b, char *p)
 				return reply(b, "501 5.5.4 SMTPUTF8 takes no "
 				    "value");
 		} else
-			return reply(b, "555 5.5.4 Unsupported option: %s",
-			    kw);
+			return reply(b, "555 5.5.4 Unsupported option: %.*s%s",
+			    QUOTE_MAX, kw, strlen(kw) > QUOTE_MAX ? "..." : "");
 	}
 	return 1;
 }
@@ -740,7 +796,9 @@ cmd_rcpt(struct bs *b, char *args)
 	if (*params != '\0') {
 		/* NOTIFY/ORCPT need DSN, which EHLO did not offer */
 		params[strcspn(params, " =")] = '\0';
-		return reply(b, "555 5.5.4 Unsupported option: %s", params);
+		return reply(b, "555 5.5.4 Unsupported option: %.*s%s",
+		    QUOTE_MAX, params, strlen(params) > QUOTE_MAX ? "..." :
+		    "");
 	}
 	if (!strv_has(&b->rcpts, addr)) {
 		if (b->rcpts.n >= BS_RCPT_MAX)

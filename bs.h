@@ -32,9 +32,19 @@
  * The message is stored as received, un-dot-stuffed, line ends kept
  * (CRLF or LF; the relay path normalises them), in an unlinked
  * temporary file in $TMPDIR (default /tmp): memory use is constant,
- * the size bounded by the disk.  A line holding only "." ends it,
- * whether it ends in CRLF or LF.  A message cut short by end of input
- * is never relayed.
+ * the size bounded by the disk.
+ *
+ * Only <CRLF>.<CRLF> ends it (RFC 5321 4.1.1.4; SMTP smuggling): a "."
+ * line is the end only when the line before it (or the DATA command)
+ * ended in CRLF and the dot is followed by CRLF.  A "." line with a
+ * bare LF before or after it, or a bare CR after the dot, is data and
+ * keeps its dot; the relay path turns its line ends into CRLF and
+ * stuffs it, so the relay receives "..", never an end of data.  As in
+ * Postfix, lines are what LF ends (a lone CR is data inside a line),
+ * and dot-unstuffing (RFC 5321 4.5.2) applies to every line whatever
+ * ended the one before: ".x" after a bare LF is "x".  A message cut
+ * short by end of input is never relayed (a client that ends its data
+ * with LF.LF gets no reply and is not relayed).
  */
 #ifndef SMTPSEND_BS_H
 #define SMTPSEND_BS_H

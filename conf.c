@@ -57,6 +57,7 @@ static int	 ent_done(const struct ent *, const char *, struct ent *,
 static int	 netrc_parse(struct lex *, const char *, const char *,
 		    struct ent *, struct fail *);
 static int	 is_blank(int);
+static int	 check_owner(const char *, const struct stat *, struct fail *);
 
 int
 conf_netrc(const char *path, const char *host, const char *user,
@@ -82,6 +83,11 @@ conf_netrc(const char *path, const char *host, const char *user,
 		path = def;
 	}
 	rc = read_file(path, &buf, &len, &st, f);
+	if (rc == 1 && check_owner(path, &st, f) == -1) {
+		OPENSSL_cleanse(buf, len + 1);
+		free(buf);
+		rc = -1;
+	}
 	if (rc == 1) {
 		lx.p = buf;
 		lx.end = buf + len;
@@ -479,6 +485,7 @@ struct pctx {
 
 static int	 perr(struct pctx *, const char *, ...)
 		    __attribute__((format(printf, 2, 3)));
+static char	*path_cat(const char *, const char *);
 static int	 open_conf(const char *, char **, char **, size_t *,
 		    struct stat *, struct fail *);
 static int	 parse_conf(struct pctx *, char *, size_t);
@@ -511,6 +518,7 @@ static long	 find_sect(const struct conf_store *, const char *);
 static void	 seq_add(struct seq *, struct cent *);
 static void	 seq_dedupe(struct seq *);
 static void	 resolve(struct conf_store *);
+static long	 match_from(const struct conf_store *, const char *);
 static const struct seq *select_seq(struct conf *, const char *,
 		    const char *, struct fail *);
 static const char *seq_value(const struct seq *, const char *);
@@ -608,16 +616,20 @@ conf_get(const struct conf *c, const char *key)
 	return it != NULL ? it->value : NULL;
 }
 
-/* "FILE:LINE: message" as FAIL_CONFIG; returns -1. */
+/* "FILE:LINE: message" as FAIL_CONFIG; returns -1.  A message longer
+ * than struct fail holds (it quotes the file) is cut visibly. */
 static int
 perr(struct pctx *px, const char *fmt, ...)
 {
 	char msg[900];
 	va_list ap;
+	int n;
 
 	va_start(ap, fmt);
-	vsnprintf(msg, sizeof(msg), fmt, ap);
+	n = vsnprintf(msg, sizeof(msg), fmt, ap);
 	va_end(ap);
+	if (n < 0 || (size_t)n >= sizeof(msg))
+		memcpy(msg + sizeof(msg) - 4, "...", 4);
 	fail_set(px->f, FAIL_CONFIG, "%s:%d: %s", px->path, px->line, msg);
 	return -1;
 }
@@ -626,17 +638,29 @@ perr(struct pctx *px, const char *fmt, ...)
  * Read the -C file (which must exist) or the first of the search list
  * that exists.  1 read (*found malloc'ed), 0 none, -1 error.
  */
+/* dir + name, malloc'ed, whole whatever their length. */
+static char *
+path_cat(const char *dir, const char *name)
+{
+	size_t a = strlen(dir), b = strlen(name);
+	char *p = xmalloc(a + b + 1);
+
+	memcpy(p, dir, a);
+	memcpy(p + a, name, b + 1);
+	return p;
+}
+
 static int
 open_conf(const char *path, char **found, char **buf, size_t *len,
     struct stat *st, struct fail *f)
 {
 	const char *home = getenv("HOME"), *xdg = getenv("XDG_CONFIG_HOME");
-	char cand[3][4096];
+	char *cand[3];
 	size_t nc = 0;
+	int rc = 0;
 
 	if (path != NULL) {
-		int rc = read_file(path, buf, len, st, f);
-
+		rc = read_file(path, buf, len, st, f);
 		if (rc == 0)
 			fail_set(f, FAIL_CONFIG, "%s: %s", path,
 			    strerror(ENOENT));
@@ -648,33 +672,44 @@ open_conf(const char *path, char **found, char **buf, size_t *len,
 		home = NULL;
 	/* XDG Base Directory: only an absolute $XDG_CONFIG_HOME counts */
 	if (xdg != NULL && xdg[0] == '/')
-		snprintf(cand[nc++], sizeof(cand[0]), "%s/smtpsend/config",
-		    xdg);
+		cand[nc++] = path_cat(xdg, "/smtpsend/config");
 	else if (home != NULL)
-		snprintf(cand[nc++], sizeof(cand[0]),
-		    "%s/.config/smtpsend/config", home);
+		cand[nc++] = path_cat(home, "/.config/smtpsend/config");
 	if (home != NULL)
-		snprintf(cand[nc++], sizeof(cand[0]), "%s/.smtpsendrc", home);
-	snprintf(cand[nc++], sizeof(cand[0]), "/etc/smtpsend.conf");
-	for (size_t i = 0; i < nc; i++) {
+		cand[nc++] = path_cat(home, "/.smtpsendrc");
+	cand[nc++] = xstrdup("/etc/smtpsend.conf");
+	for (size_t i = 0; i < nc && rc == 0; i++) {
 		struct stat sb;
-		int rc;
 
-		/* a name cut short by snprintf is no name of ours */
-		if (strlen(cand[i]) == sizeof(cand[0]) - 1)
-			continue;
 		/* absent (or a path through a file): try the next */
 		if (stat(cand[i], &sb) == -1 &&
 		    (errno == ENOENT || errno == ENOTDIR))
 			continue;
-		if ((rc = read_file(cand[i], buf, len, st, f)) == -1)
-			return -1;
-		if (rc == 1) {
+		if ((rc = read_file(cand[i], buf, len, st, f)) == 1)
 			*found = xstrdup(cand[i]);
-			return 1;
-		}
 	}
-	return 0;
+	for (size_t i = 0; i < nc; i++)
+		free(cand[i]);
+	return rc;
+}
+
+/*
+ * The owner of a file may write it whatever its mode: a config owned by
+ * someone else (root reading ~user/.msmtprc through sudo's $HOME) lets
+ * them set passwordeval, a command we would run as ourselves.  Only
+ * our own files and root's (/etc/smtpsend.conf) are trusted, as for a
+ * file writable by group or others.
+ */
+static int
+check_owner(const char *path, const struct stat *st, struct fail *f)
+{
+	if (st->st_uid == geteuid() || st->st_uid == 0)
+		return 0;
+	fail_set(f, FAIL_CONFIG, "%s is owned by uid %lu, not by uid %lu "
+	    "running smtpsend or by root: its owner could make smtpsend run "
+	    "commands as you; refused", path, (unsigned long)st->st_uid,
+	    (unsigned long)geteuid());
+	return -1;
 }
 
 /*
@@ -688,6 +723,8 @@ check_mode(const char *path, const struct stat *st, int has_pw,
 {
 	unsigned mode = (unsigned)(st->st_mode & 0777);
 
+	if (check_owner(path, st, f) == -1)
+		return -1;
 	if ((st->st_mode & (S_IWGRP | S_IWOTH)) != 0) {
 		fail_set(f, FAIL_CONFIG, "%s is writable by group or others "
 		    "(mode %03o), who could make smtpsend run commands as "
@@ -1335,6 +1372,44 @@ seq_value(const struct seq *s, const char *key)
 	return NULL;
 }
 
+/*
+ * The first account whose "from" matches the -f address, or -1.  Both
+ * are copied whole: a cut copy could match a pattern the address does
+ * not (the old fixed 1024-byte copies did).
+ */
+static long
+match_from(const struct conf_store *st, const char *from)
+{
+	size_t n = strlen(from);
+	char *addr, *pat;
+	long at = -1;
+
+	/* "<a@b>" as sendmail callers sometimes write it */
+	if (n >= 2 && from[0] == '<' && from[n - 1] == '>')
+		addr = xstrndup(from + 1, n - 2);
+	else
+		addr = xstrdup(from);
+	lower(addr);
+	for (size_t i = 0; i < st->nsects && at == -1; i++) {
+		const char *v;
+
+		if (st->sects[i].name == NULL ||
+		    (v = seq_value(&st->sects[i].eff, "from")) == NULL)
+			continue;
+		/*
+		 * msmtp >= 1.8.16: "from" is a shell pattern here,
+		 * compared without case (FNM_CASEFOLD is not POSIX: both
+		 * sides go to lower case instead).
+		 */
+		pat = lower(xstrdup(v));
+		if (fnmatch(pat, addr, 0) == 0)
+			at = (long)i;
+		free(pat);
+	}
+	free(addr);
+	return at;
+}
+
 /* -a, else the first account whose from matches -f, else "default". */
 static const struct seq *
 select_seq(struct conf *c, const char *account, const char *from,
@@ -1349,34 +1424,8 @@ select_seq(struct conf *c, const char *account, const char *from,
 			    account, c->path);
 			return NULL;
 		}
-	} else if (from != NULL && from[0] != '\0') {
-		char addr[1024], pat[1024];
-		size_t n = strlen(from);
-
-		/* "<a@b>" as sendmail callers sometimes write it */
-		if (n >= 2 && from[0] == '<' && from[n - 1] == '>')
-			snprintf(addr, sizeof(addr), "%.*s", (int)(n - 2),
-			    from + 1);
-		else
-			snprintf(addr, sizeof(addr), "%s", from);
-		lower(addr);
-		for (size_t i = 0; i < st->nsects && at == -1; i++) {
-			const char *v;
-
-			if (st->sects[i].name == NULL ||
-			    (v = seq_value(&st->sects[i].eff, "from")) == NULL)
-				continue;
-			/*
-			 * msmtp >= 1.8.16: "from" is a shell pattern here,
-			 * compared without case (FNM_CASEFOLD is not POSIX:
-			 * both sides go to lower case instead).
-			 */
-			snprintf(pat, sizeof(pat), "%s", v);
-			lower(pat);
-			if (fnmatch(pat, addr, 0) == 0)
-				at = (long)i;
-		}
-	}
+	} else if (from != NULL && from[0] != '\0')
+		at = match_from(st, from);
 	if (at == -1)
 		at = find_sect(st, "default");
 	if (at == -1)

@@ -98,8 +98,11 @@ struct conf {
  *   source-ip, maildomain): as written; from and domain may hold
  *   msmtp's %U %H %C %M, which are not expanded here.
  *
- * A file holding "password" that group or others may access is
- * refused (FAIL_CONFIG, "chmod 600").  Errors are FAIL_CONFIG with
+ * Trust: a file owned by anyone but the user running (geteuid()) or
+ * root, or writable by group or others, is refused (FAIL_CONFIG): its
+ * writer could set passwordeval, a command we run.  A file holding
+ * "password" that group or others may access is refused (FAIL_CONFIG,
+ * "chmod 600").  Errors are FAIL_CONFIG with
  * "FILE:LINE: what"; c is then empty.  Returns 0 or -1.  Call
  * conf_free() either way.
  */
@@ -125,8 +128,10 @@ const char	*conf_get(const struct conf *, const char *key);
  * malloc'ed copies, or NULL when the entry lacks them; free them with
  * sasl_secret_free() (auth.h), which wipes.
  *
- * Like ftp(1), an entry that gives a password is refused when the file
- * is accessible by group or others (FAIL_CONFIG, "chmod 600").
+ * A netrc owned by anyone but the user running or root is refused
+ * (FAIL_CONFIG), as a config file is.  Like ftp(1), an entry that gives
+ * a password is refused when the file is accessible by group or others
+ * (FAIL_CONFIG, "chmod 600").
  * Returns 1 found, 0 not found (or no file), -1 error with f set.
  */
 int	 conf_netrc(const char *path, const char *host, const char *user,

@@ -96,6 +96,18 @@ struct stream {
 	int	 last;		/* plain: last body octet produced */
 };
 
+/*
+ * An index over a strv of addresses, so that de-duplication is linear
+ * in the number of recipients (40,000 To: addresses with -t took
+ * seconds with a scan per address): open addressing on a hash of the
+ * local part as is and the domain in lower case (same_addr()).
+ */
+struct aset {
+	size_t	*slot;		/* index into the strv + 1; 0: empty */
+	size_t	 cap;		/* a power of two, over twice n */
+	size_t	 n;
+};
+
 struct msg {
 	int		 fd;		/* dup of the input file, or a copy */
 	int		 regular;	/* fd is the input file itself */
@@ -118,6 +130,7 @@ struct msg {
 	off_t		 size;
 	int		 is8bit;
 	struct strv	 rcpts;
+	struct aset	 rset;		/* index over rcpts */
 	char		*from;
 
 	void		(*warn)(void *, const char *);
@@ -172,12 +185,20 @@ struct pctx {
 	const char	*src;
 	size_t		 srclen;
 	struct strv	*out;
+	struct aset	*set;		/* index over out */
 	struct fail	*f;
 	size_t		 count;		/* mailboxes seen */
 	size_t		 groups;
+	/* header qualification: the tokens that end a local part
+	 * without a domain, where "@domain" goes */
+	int		 qualify;
+	size_t		*quals;
+	size_t		 nquals, qcap;
 };
 
 static void	 buf_add(struct buf *, const void *, size_t);
+static void	 buf_printf(struct buf *, const char *, ...)
+		    __attribute__((format(printf, 2, 3)));
 static void	 buf_addc(struct buf *, char);
 static void	 buf_adds(struct buf *, const char *);
 static int	 is_wsp(int);
@@ -205,6 +226,14 @@ static int	 get_recipients(struct msg *, struct fail *);
 static void	 get_from(struct msg *, const struct msg_opts *);
 static int	 build_header(struct msg *, const struct msg_opts *,
 		    struct fail *);
+static int	 qualify_wanted(const struct msg *, const struct hfield *);
+static void	 add_col(struct buf *, const char *, size_t, size_t *);
+static void	 qualify_emit(const struct msg *, const struct hfield *,
+		    const struct pctx *, const char *, struct buf *);
+static int	 qualify_field(const struct msg *, const struct hfield *,
+		    const char *, struct buf *);
+static void	 put_field(struct msg *, const struct hfield *,
+		    const char *);
 static void	 put_text(struct msg *, const char *, size_t);
 static void	 put_line(struct msg *, const char *, size_t, int);
 static size_t	 fold_at(const char *, size_t, size_t, size_t);
@@ -215,7 +244,7 @@ static int	 add_msgid(struct msg *, const struct msg_opts *,
 		    struct fail *);
 static void	 add_phrase(struct buf *, const char *);
 static void	 add_b64(struct buf *, const unsigned char *, size_t);
-static void	 fmt_date(char *, size_t, time_t);
+static void	 fmt_date(struct buf *, time_t);
 static void	 fill_random(unsigned char *, size_t);
 static int	 count_body(struct msg *, struct fail *);
 static void	 stream_reset(struct msg *);
@@ -241,19 +270,30 @@ static int	 parse_group(struct pctx *, size_t *, size_t);
 static int	 add_spec(struct pctx *, size_t, size_t);
 static int	 words(struct pctx *, size_t, size_t, int, struct buf *);
 static int	 dot_atom(const char *, size_t);
-static void	 add_unique(struct strv *, const char *);
+static void	 qual_mark(struct pctx *, size_t);
+static uint64_t	 addr_hash(const char *);
+static size_t	 aset_slot(const struct aset *, const struct strv *,
+		    const char *);
+static void	 aset_put(struct aset *, const struct strv *, size_t);
+static void	 add_unique(struct pctx *, const char *);
 static int	 same_addr(const char *, const char *);
 static int	 parse_addrlist(const char *, size_t, int, struct strv *,
-		    size_t *, size_t *, struct fail *);
+		    struct aset *, size_t *, size_t *, struct fail *);
+static void	 fail_append(struct fail *, const char *, ...)
+		    __attribute__((format(printf, 2, 3)));
 static void	 mbox_prefix(struct mbox *, struct buf *);
 static void	 mbox_chunk(struct mbox *, const char *, size_t, struct buf *);
-static int	 mbox_write(struct msg *, int, const char *, struct fail *);
+static int	 mbox_write(struct msg *, int, const char *, const char *,
+		    struct fail *);
 
 /* ---- small helpers ---- */
 
 static void
 buf_add(struct buf *b, const void *p, size_t n)
 {
+	/* a size that cannot be represented is memory we cannot have */
+	if (n > SIZE_MAX / 2 - b->len - 1)
+		xrealloc(NULL, SIZE_MAX);
 	if (b->len + n + 1 > b->cap) {
 		while (b->len + n + 1 > b->cap)
 			b->cap = b->cap ? b->cap * 2 : 256;
@@ -262,6 +302,29 @@ buf_add(struct buf *b, const void *p, size_t n)
 	memcpy(b->p + b->len, p, n);
 	b->len += n;
 	b->p[b->len] = '\0';
+}
+
+/* Formatted text appended whole: no fixed buffer, nothing cut. */
+static void
+buf_printf(struct buf *b, const char *fmt, ...)
+{
+	va_list ap;
+	int n;
+
+	va_start(ap, fmt);
+	n = vsnprintf(NULL, 0, fmt, ap);
+	va_end(ap);
+	if (n < 0)
+		return;		/* EOVERFLOW: only our own formats come here */
+	buf_add(b, "", 0);
+	if (b->len + (size_t)n + 1 > b->cap) {
+		b->cap = b->len + (size_t)n + 1;
+		b->p = xrealloc(b->p, b->cap);
+	}
+	va_start(ap, fmt);
+	vsnprintf(b->p + b->len, (size_t)n + 1, fmt, ap);
+	va_end(ap);
+	b->len += (size_t)n;
 }
 
 static void
@@ -698,7 +761,7 @@ get_recipients(struct msg *m, struct fail *f)
 			continue;
 		fail_reset(&af);
 		if (parse_addrlist(m->hraw.p + h->voff, vlen, 1, &m->rcpts,
-		    NULL, NULL, &af) == -1) {
+		    &m->rset, NULL, NULL, &af) == -1) {
 			fail_set(f, FAIL_DATA, "bad address in %.*s: header: "
 			    "%s", (int)h->namelen, m->hraw.p + h->off, af.msg);
 			return -1;
@@ -720,7 +783,7 @@ get_from(struct msg *m, const struct msg_opts *o)
 			continue;
 		fail_reset(&af);
 		if (parse_addrlist(m->hraw.p + h->voff, h->off + h->len -
-		    h->voff, 1, &sv, NULL, NULL, &af) == 0 && sv.n > 0)
+		    h->voff, 1, &sv, NULL, NULL, NULL, &af) == 0 && sv.n > 0)
 			m->from = xstrdup(sv.v[0]);
 		strv_free(&sv);
 		return;
@@ -746,10 +809,16 @@ static int
 build_header(struct msg *m, const struct msg_opts *o, struct fail *f)
 {
 	int has_from = 0, has_date = 0, has_id = 0, has_mv = 0, has_cte = 0;
+	const char *qd = o->qualify_domain;
 
+	/* it goes into headers as it is: a plain domain name only */
+	if (qd != NULL && !dot_atom(qd, strlen(qd))) {
+		fail_set(f, FAIL_DATA, "bad domain for qualifying header "
+		    "addresses");
+		return -1;
+	}
 	for (size_t i = 0; i < m->nf; i++) {
 		const struct hfield *h = &m->f[i];
-		const char *p = m->hraw.p + h->off;
 
 		/* Bcc must not reach the recipients (RFC 5322 3.6.3). */
 		if (!o->keep_bcc && (field_is(m, h, "Bcc") ||
@@ -772,7 +841,7 @@ build_header(struct msg *m, const struct msg_opts *o, struct fail *f)
 				continue;
 			}
 		}
-		put_text(m, p, h->len);
+		put_field(m, h, o->qualify_domain);
 	}
 	if ((o->add_from || o->replace_from) && !has_from &&
 	    add_from(m, o, f) == -1)
@@ -780,11 +849,12 @@ build_header(struct msg *m, const struct msg_opts *o, struct fail *f)
 	if (o->undisclosed)
 		put_line(m, "To: undisclosed-recipients:;", 28, 1);
 	if (o->add_date && !has_date) {
-		char line[80];
+		struct buf d = { NULL, 0, 0 };
 
-		memcpy(line, "Date: ", 6);
-		fmt_date(line + 6, sizeof(line) - 6, time(NULL));
-		put_line(m, line, strlen(line), 1);
+		buf_adds(&d, "Date: ");
+		fmt_date(&d, time(NULL));
+		put_line(m, d.p, d.len, 1);
+		free(d.p);
 	}
 	if (o->add_msgid && !has_id && add_msgid(m, o, f) == -1)
 		return -1;
@@ -798,6 +868,109 @@ build_header(struct msg *m, const struct msg_opts *o, struct fail *f)
 	return 0;
 }
 
+/* The address fields whose mailboxes get a domain (SPEC "Addresses"). */
+static int
+qualify_wanted(const struct msg *m, const struct hfield *h)
+{
+	static const char *const names[] = { "From", "Sender", "To", "Cc",
+	    "Resent-From", "Resent-Sender", "Resent-To", "Resent-Cc" };
+
+	for (size_t i = 0; i < sizeof(names) / sizeof(names[0]); i++)
+		if (field_is(m, h, names[i]))
+			return 1;
+	return 0;
+}
+
+/* Append s[0..n) to o; *col counts the octets since the last '\n'. */
+static void
+add_col(struct buf *o, const char *s, size_t n, size_t *col)
+{
+	buf_add(o, s, n);
+	for (size_t i = 0; i < n; i++)
+		*col = s[i] == '\n' ? 0 : *col + 1;
+}
+
+/*
+ * The field rebuilt token by token, "@dom" after each marked one, the
+ * text between tokens (blanks, comments, folds) copied as it is.  A
+ * mailbox that would push a line past 998 octets right after a comma
+ * with nothing between is moved to a new (folded) line: put_line()
+ * folds only at blanks, and breaking inside an address would change it.
+ */
+static void
+qualify_emit(const struct msg *m, const struct hfield *h,
+    const struct pctx *p, const char *dom, struct buf *o)
+{
+	const char *s = p->src, *end = p->src + p->srclen;
+	size_t col = 0, q = 0, dl = strlen(dom);
+
+	add_col(o, m->hraw.p + h->off, h->voff - h->off, &col);
+	for (size_t i = 0; i < p->n; i++) {
+		const struct tok *t = &p->t[i];
+		int mark = q < p->nquals && p->quals[q] == i;
+
+		add_col(o, s, (size_t)(t->s - s), &col);
+		if (t->s == s && i > 0 && is_sp(p, i - 1, ',') && col +
+		    t->len + (mark ? dl + 1 : 0) > RFC_LINE_MAX)
+			add_col(o, "\n ", 2, &col);
+		add_col(o, t->s, t->len, &col);
+		if (mark) {
+			add_col(o, "@", 1, &col);
+			add_col(o, dom, dl, &col);
+			q++;
+		}
+		s = t->s + t->len;
+	}
+	add_col(o, s, (size_t)(end - s), &col);
+}
+
+/*
+ * The field with every domainless mailbox qualified, in o: 1; 0 when
+ * there is nothing to qualify or the field does not parse (then it is
+ * left as written: we do not rewrite what we do not understand).
+ */
+static int
+qualify_field(const struct msg *m, const struct hfield *h, const char *dom,
+    struct buf *o)
+{
+	struct strv sv = { NULL, 0, 0 };
+	struct aset set = { NULL, 0, 0 };
+	struct fail af = { 0 };
+	struct pctx p;
+	int rc = 0;
+
+	memset(&p, 0, sizeof(p));
+	p.src = m->hraw.p + h->voff;
+	p.srclen = h->off + h->len - h->voff;
+	p.out = &sv;
+	p.set = &set;
+	p.f = &af;
+	p.qualify = 1;
+	if (tokenize(&p, 1) == 0 && parse_list(&p) == 0 && p.nquals > 0) {
+		qualify_emit(m, h, &p, dom, o);
+		rc = 1;
+	}
+	strv_free(&sv);
+	free(set.slot);
+	free(p.t);
+	free(p.quals);
+	return rc;
+}
+
+/* One header field as output: qualified when asked and needed. */
+static void
+put_field(struct msg *m, const struct hfield *h, const char *dom)
+{
+	struct buf b = { NULL, 0, 0 };
+
+	if (dom != NULL && qualify_wanted(m, h) && qualify_field(m, h, dom,
+	    &b))
+		put_text(m, b.p, b.len);
+	else
+		put_text(m, m->hraw.p + h->off, h->len);
+	free(b.p);
+}
+
 /* RFC 5322 3.6.4: "<time.random@domain>", unique by its 128 random bits. */
 static int
 add_msgid(struct msg *m, const struct msg_opts *o, struct fail *f)
@@ -805,7 +978,6 @@ add_msgid(struct msg *m, const struct msg_opts *o, struct fail *f)
 	const char *dom = o->msgid_domain;
 	unsigned char rnd[MSGID_RAND];
 	struct buf b = { NULL, 0, 0 };
-	char tmp[64];
 	time_t t = time(NULL);
 	struct tm tm;
 
@@ -820,14 +992,11 @@ add_msgid(struct msg *m, const struct msg_opts *o, struct fail *f)
 		}
 	fill_random(rnd, sizeof(rnd));
 	gmtime_r(&t, &tm);
-	snprintf(tmp, sizeof(tmp), "Message-ID: <%04d%02d%02d%02d%02d%02d.",
+	buf_printf(&b, "Message-ID: <%04d%02d%02d%02d%02d%02d.",
 	    tm.tm_year + 1900, tm.tm_mon + 1, tm.tm_mday, tm.tm_hour,
 	    tm.tm_min, tm.tm_sec);
-	buf_adds(&b, tmp);
-	for (size_t i = 0; i < sizeof(rnd); i++) {
-		snprintf(tmp, sizeof(tmp), "%02x", rnd[i]);
-		buf_adds(&b, tmp);
-	}
+	for (size_t i = 0; i < sizeof(rnd); i++)
+		buf_printf(&b, "%02x", rnd[i]);
 	buf_addc(&b, '@');
 	buf_adds(&b, dom);
 	buf_addc(&b, '>');
@@ -1030,7 +1199,7 @@ add_b64(struct buf *b, const unsigned char *p, size_t n)
 /* RFC 5322 3.3 date-time, local time with a numeric zone; the names are
  * fixed English, whatever the locale (strftime would translate). */
 static void
-fmt_date(char *out, size_t cap, time_t t)
+fmt_date(struct buf *out, time_t t)
 {
 	static const char *const wday[] = { "Sun", "Mon", "Tue", "Wed",
 	    "Thu", "Fri", "Sat" };
@@ -1046,7 +1215,7 @@ fmt_date(char *out, size_t cap, time_t t)
 		sign = '-';
 		off = -off;
 	}
-	snprintf(out, cap, "%s, %d %s %d %02d:%02d:%02d %c%02ld%02ld",
+	buf_printf(out, "%s, %d %s %d %02d:%02d:%02d %c%02ld%02ld",
 	    wday[tm.tm_wday % 7], tm.tm_mday, mon[tm.tm_mon % 12],
 	    tm.tm_year + 1900, tm.tm_hour, tm.tm_min, tm.tm_sec, sign,
 	    off / 60 % 100, off % 60);
@@ -1339,21 +1508,28 @@ load_input(struct msg *m, int fd, struct scan *sc, struct fail *f)
 
 /*
  * The input was refused as data: read what is left of it and keep the
- * whole of it, raw, in the salvage mbox.  Best effort: the refusal is
- * what gets reported.
+ * whole of it, raw, in the salvage mbox.  The refusal stays the
+ * failure reported; when the message could not be kept either, its
+ * text says so, so that no message is lost without a word.
  */
 static void
-salvage(struct msg *m, int fd, const struct msg_opts *opts)
+salvage(struct msg *m, int fd, const struct msg_opts *opts, struct fail *f)
 {
 	struct fail f2 = { 0 };
 	struct stat sb;
 	ssize_t r;
 
-	if (m->fd == -1)
+	if (m->fd == -1) {
+		fail_append(f, "; the message could not be saved in %s",
+		    opts->salvage_path);
 		return;
+	}
 	if (m->regular) {
-		if (fstat(fd, &sb) == -1 || sb.st_size < m->base)
+		if (fstat(fd, &sb) == -1 || sb.st_size < m->base) {
+			fail_append(f, "; the message could not be saved in "
+			    "%s", opts->salvage_path);
 			return;
+		}
 		m->inlen = sb.st_size - m->base;
 	} else {
 		/* a temporary copy: drain the rest of the input into it */
@@ -1368,8 +1544,12 @@ salvage(struct msg *m, int fd, const struct msg_opts *opts)
 		m->base = 0;
 	}
 	m->orig_off = 0;
-	if (m->inlen > 0 && msg_save_mbox(m, opts->salvage_path,
-	    opts->salvage_sender, &f2) == 0 && opts->salvaged != NULL)
+	if (m->inlen == 0)
+		return;
+	if (msg_save_mbox(m, opts->salvage_path, opts->salvage_sender,
+	    &f2) == -1)
+		fail_append(f, "; the message could not be saved: %s", f2.msg);
+	else if (opts->salvaged != NULL)
 		*opts->salvaged = 1;
 }
 
@@ -1400,7 +1580,7 @@ msg_load(int fd, const char *name, const struct msg_opts *opts,
 	return m;
 fail:
 	if (f->cls == FAIL_DATA && opts->salvage_path != NULL)
-		salvage(m, fd, opts);
+		salvage(m, fd, opts, f);
 	msg_free(m);
 	return NULL;
 }
@@ -1417,6 +1597,7 @@ msg_free(struct msg *m)
 	free(m->f);
 	free(m->from);
 	strv_free(&m->rcpts);
+	free(m->rset.slot);
 	free(m);
 }
 
@@ -1525,6 +1706,22 @@ msg_crlf(int *state, const char *in, size_t inlen, char *out)
 
 /* ---- mbox ---- */
 
+/* More words for the failure already recorded, on its one line; a
+ * text too long for it is cut visibly ("..."), never silently. */
+static void
+fail_append(struct fail *f, const char *fmt, ...)
+{
+	size_t n = strlen(f->msg), cap = sizeof(f->msg);
+	va_list ap;
+	int r;
+
+	va_start(ap, fmt);
+	r = vsnprintf(f->msg + n, cap - n, fmt, ap);
+	va_end(ap);
+	if (r < 0 || (size_t)r >= cap - n)
+		memcpy(f->msg + cap - 4, "...", 4);
+}
+
 int
 msg_save_mbox(struct msg *m, const char *path, const char *sender,
     struct fail *f)
@@ -1536,7 +1733,7 @@ msg_save_mbox(struct msg *m, const char *path, const char *sender,
 	struct buf b = { NULL, 0, 0 };
 	time_t t = time(NULL);
 	struct tm tm;
-	char date[64];
+	long long start = 0;
 	int fd, rc;
 
 	if (sender == NULL || *sender == '\0')
@@ -1547,22 +1744,24 @@ msg_save_mbox(struct msg *m, const char *path, const char *sender,
 		buf_addc(&b, (unsigned char)*s <= ' ' || *s == 0x7f ? '_' :
 		    *s);
 	localtime_r(&t, &tm);
-	snprintf(date, sizeof(date), " %s %s %2d %02d:%02d:%02d %d\n",
+	buf_printf(&b, " %s %s %2d %02d:%02d:%02d %d\n",
 	    wday[tm.tm_wday % 7], mon[tm.tm_mon % 12], tm.tm_mday, tm.tm_hour,
 	    tm.tm_min, tm.tm_sec, tm.tm_year + 1900);
-	buf_adds(&b, date);
-	if ((fd = open(path, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC,
-	    0600)) == -1) {
-		fail_set(f, FAIL_IO, "%s: %s", path, strerror(errno));
+	/* Locked: concurrent failing runs (cron) append whole entries. */
+	if ((fd = append_open(path, &start, f)) == -1) {
 		free(b.p);
 		return -1;
 	}
-	rc = mbox_write(m, fd, b.p, f);
+	rc = mbox_write(m, fd, path, b.p, f);
 	free(b.p);
 	if (rc == 0 && fsync(fd) == -1) {
 		fail_set(f, FAIL_IO, "%s: fsync: %s", path, strerror(errno));
 		rc = -1;
 	}
+	/* A half-written entry would corrupt the next one: take it back
+	 * while the lock is still ours. */
+	if (rc == -1)
+		(void)ftruncate(fd, (off_t)start);
 	if (close(fd) == -1 && rc == 0) {
 		fail_set(f, FAIL_IO, "%s: close: %s", path, strerror(errno));
 		rc = -1;
@@ -1626,7 +1825,8 @@ mbox_chunk(struct mbox *x, const char *p, size_t n, struct buf *o)
 }
 
 static int
-mbox_write(struct msg *m, int fd, const char *sep, struct fail *f)
+mbox_write(struct msg *m, int fd, const char *path, const char *sep,
+    struct fail *f)
 {
 	struct mbox x = { 0, 0, 1, 0, 0 };
 	struct buf o = { NULL, 0, 0 };
@@ -1660,7 +1860,7 @@ mbox_write(struct msg *m, int fd, const char *sep, struct fail *f)
 			buf_addc(&o, '\n');
 		}
 		if (write_all(fd, o.p, o.len) == -1) {
-			fail_set(f, FAIL_IO, "writing the mbox: %s",
+			fail_set(f, FAIL_IO, "%s: write: %s", path,
 			    strerror(errno));
 			rc = -1;
 			break;
@@ -2013,15 +2213,28 @@ add_spec(struct pctx *p, size_t a, size_t b)
 	if (at != b) {
 		buf_addc(&o, '@');
 		buf_add(&o, dom.p, dom.len);
-	}
+	} else if (p->qualify && !(loc.len == 10 &&
+	    ascii_ncaseeq(loc.p, "postmaster", 10)))
+		qual_mark(p, b - 1);
 	p->count++;
-	add_unique(p->out, o.p);
+	add_unique(p, o.p);
 	rc = 0;
 done:
 	free(loc.p);
 	free(dom.p);
 	free(o.p);
 	return rc;
+}
+
+/* Header qualification: "@domain" goes after token i. */
+static void
+qual_mark(struct pctx *p, size_t i)
+{
+	if (p->nquals == p->qcap) {
+		p->qcap = p->qcap ? p->qcap * 2 : 8;
+		p->quals = xrealloc(p->quals, p->qcap * sizeof(*p->quals));
+	}
+	p->quals[p->nquals++] = i;
 }
 
 /* RFC 5321 2.4: the local part is case-sensitive, the domain is not. */
@@ -2036,26 +2249,88 @@ same_addr(const char *x, const char *y)
 	    strlen(ax) == strlen(ay) && ascii_ncaseeq(ax, ay, strlen(ax));
 }
 
-static void
-add_unique(struct strv *sv, const char *s)
+/* FNV-1a (64 bit) over what same_addr() compares. */
+static uint64_t
+addr_hash(const char *a)
 {
-	for (size_t i = 0; i < sv->n; i++)
-		if (same_addr(sv->v[i], s))
-			return;
-	strv_add(sv, s);
+	const char *at = strrchr(a, '@');
+	uint64_t h = 14695981039346656037ULL;
+
+	for (const char *s = a; *s != '\0'; s++) {
+		int c = (unsigned char)*s;
+
+		if (at != NULL && s > at && c >= 'A' && c <= 'Z')
+			c += 'a' - 'A';
+		h = (h ^ (uint64_t)c) * 1099511628211ULL;
+	}
+	return h;
 }
 
+/* The slot for a: where it is, or the empty one it would take. */
+static size_t
+aset_slot(const struct aset *set, const struct strv *sv, const char *a)
+{
+	size_t i = (size_t)addr_hash(a) & (set->cap - 1);
+
+	while (set->slot[i] != 0 && !same_addr(sv->v[set->slot[i] - 1], a))
+		i = (i + 1) & (set->cap - 1);
+	return i;
+}
+
+/* Index sv->v[k]; the table grows to stay at most half full. */
+static void
+aset_put(struct aset *set, const struct strv *sv, size_t k)
+{
+	if (2 * (set->n + 1) > set->cap) {
+		struct aset big = { NULL, set->cap ? 2 * set->cap : 64, 0 };
+
+		big.slot = xcalloc(big.cap, sizeof(*big.slot));
+		for (size_t i = 0; i < set->cap; i++)
+			if (set->slot[i] != 0)
+				big.slot[aset_slot(&big, sv, sv->v[set->slot[i] -
+				    1])] = set->slot[i];
+		big.n = set->n;
+		free(set->slot);
+		*set = big;
+	}
+	set->slot[aset_slot(set, sv, sv->v[k])] = k + 1;
+	set->n++;
+}
+
+static void
+add_unique(struct pctx *p, const char *s)
+{
+	if (p->set->cap > 0 && p->set->slot[aset_slot(p->set, p->out, s)]
+	    != 0)
+		return;
+	strv_add(p->out, s);
+	aset_put(p->set, p->out, p->out->n - 1);
+}
+
+/*
+ * set indexes out; NULL: out is indexed here first (linear in its
+ * size), for callers that keep no index of their own.
+ */
 static int
 parse_addrlist(const char *s, size_t n, int fold, struct strv *out,
-    size_t *count, size_t *groups, struct fail *f)
+    struct aset *set, size_t *count, size_t *groups, struct fail *f)
 {
+	struct aset tmp = { NULL, 0, 0 };
 	struct pctx p;
 	int rc;
 
+	if (set == NULL) {
+		set = &tmp;
+		for (size_t i = 0; i < out->n; i++)
+			if (set->cap == 0 || set->slot[aset_slot(set, out,
+			    out->v[i])] == 0)
+				aset_put(set, out, i);
+	}
 	memset(&p, 0, sizeof(p));
 	p.src = s;
 	p.srclen = n;
 	p.out = out;
+	p.set = set;
 	p.f = f;
 	rc = tokenize(&p, fold);
 	if (rc == 0)
@@ -2065,13 +2340,14 @@ parse_addrlist(const char *s, size_t n, int fold, struct strv *out,
 	if (groups != NULL)
 		*groups = p.groups;
 	free(p.t);
+	free(tmp.slot);
 	return rc;
 }
 
 int
 msg_parse_addrlist(const char *s, size_t n, struct strv *out, struct fail *f)
 {
-	return parse_addrlist(s, n, 0, out, NULL, NULL, f);
+	return parse_addrlist(s, n, 0, out, NULL, NULL, NULL, f);
 }
 
 int
@@ -2089,7 +2365,7 @@ msg_parse_addr(const char *s, char **out, struct fail *f)
 		*out = xstrdup("");
 		return 0;
 	}
-	if (parse_addrlist(s, n, 0, &sv, &count, &groups, f) == -1) {
+	if (parse_addrlist(s, n, 0, &sv, NULL, &count, &groups, f) == -1) {
 		strv_free(&sv);
 		return -1;
 	}

@@ -47,9 +47,25 @@ struct msg_opts {
 	int		 undisclosed;		/* To/Cc/Bcc become "To:
 						   undisclosed-recipients:;" */
 	/*
+	 * Unqualified addresses in headers (SPEC "Addresses"; Postfix
+	 * does it for local submissions, providers refuse "From: root"):
+	 * when not NULL, every mailbox without '@' in From:, Sender:,
+	 * To:, Cc: and their Resent- forms gets "@" qualify_domain, in
+	 * the header text itself; display names, comments, groups, folds
+	 * and everything else stay as written, "postmaster" (any case)
+	 * stays alone (RFC 5321 4.1.1.3).  A field that does not parse
+	 * is left as it is.  The domain must be a dot-atom (FAIL_DATA
+	 * otherwise).  msg_recipients() and msg_from_addr() still give
+	 * the addresses as written: the caller qualifies the envelope
+	 * after its aliases.
+	 */
+	const char	*qualify_domain;
+	/*
 	 * Nothing lost: when the input is refused as bad data (a NUL
 	 * byte ...), the whole input is still read and appended, raw, to
-	 * this mbox (msg_save_mbox format) and *salvaged set to 1.
+	 * this mbox (msg_save_mbox format) and *salvaged set to 1.  When
+	 * that fails too, the refusal's message says so: "...; the
+	 * message could not be saved: PATH: why".
 	 */
 	const char	*salvage_path;
 	const char	*salvage_sender;
@@ -91,8 +107,13 @@ ssize_t		 msg_read(struct msg *, char *, size_t, struct fail *);
 
 /*
  * Append the original input to an mbox file (mboxrd: "From " line with
- * sender and date, LF line ends, ">From " quoting, a blank line after),
- * created 0600 if missing, fsync'ed.  Failure: FAIL_IO.
+ * sender and date, LF line ends, ">From " quoting, a blank line after)
+ * through append_open() (util.h): a symbolic link, a non-regular file,
+ * one with a second hard link or owned by someone else is refused; a
+ * missing one is created 0600; the entry is written under an exclusive
+ * flock, so concurrent runs append whole entries, then fsync'ed.  A
+ * write that fails half-way is taken back (ftruncate), leaving the mbox
+ * as it was.  Failure: FAIL_IO "PATH: why".
  */
 int		 msg_save_mbox(struct msg *, const char *path,
 		    const char *sender, struct fail *);

@@ -218,89 +218,181 @@ report_json(FILE *fp, const struct report *r)
 	fflush(fp);
 }
 
-/* key='value' with the quote and control bytes made safe */
-static size_t
-kv(char *out, size_t cap, size_t o, const char *key, const char *val)
-{
-	char clean[1024];
-	size_t k = 0;
+/* A log line under construction: a memory stream, so that no value
+ * of any length is cut on the way. */
+struct line {
+	FILE	*fp;
+	char	*p;
+	size_t	 len;
+	int	 any;		/* a pair was written */
+};
 
-	for (const char *p = val ? val : ""; *p && k + 1 < sizeof(clean);
-	    p++)
-		clean[k++] = (unsigned char)*p < 0x20 || *p == '\'' ||
-		    *p == 0x7f ? '_' : *p;
-	clean[k] = '\0';
-	/* msmtp quotes values that may hold spaces: key='a b' */
-	if (o < cap)
-		o += (size_t)snprintf(out + o, cap - o, strchr(clean, ' ') ?
-		    "%s%s='%s'" : "%s%s=%s", o ? " " : "", key, clean);
-	return o;
+/*
+ * key=value as in msmtp's log, the value in single quotes when it holds
+ * a space.  Every byte from a server, a message or a file is escaped
+ * (sanitize(): control bytes as \xHH, so no CR or LF can start a
+ * second line), and a quote becomes '_', so it cannot end the quoting.
+ */
+static void
+kv(struct line *l, const char *key, const char *val)
+{
+	size_t n = strlen(val ? val : ""), cap;
+	char *clean;
+
+	/* sanitize() writes at most 4 octets ("\xHH") per input octet */
+	cap = 4 * n + 1;
+	clean = xmalloc(cap);
+	sanitize(clean, cap, val ? val : "", n);
+	for (char *p = clean; *p != '\0'; p++)
+		if (*p == '\'')
+			*p = '_';
+	fprintf(l->fp, strchr(clean, ' ') ? "%s%s='%s'" : "%s%s=%s",
+	    l->any ? " " : "", key, clean);
+	l->any = 1;
+	free(clean);
+}
+
+/* The recipients, comma-separated, all of them. */
+static char *
+join_rcpts(const struct report *r)
+{
+	size_t n = 1, o = 0;
+	char *s;
+
+	for (size_t i = 0; i < r->nrcpt; i++)
+		n += strlen(r->rcpt[i]) + 1;
+	s = xmalloc(n);
+	for (size_t i = 0; i < r->nrcpt; i++) {
+		size_t k = strlen(r->rcpt[i]);
+
+		if (i > 0)
+			s[o++] = ',';
+		memcpy(s + o, r->rcpt[i], k);
+		o += k;
+	}
+	s[o] = '\0';
+	return s;
+}
+
+static void
+line_reply(struct line *l, const struct smtp_result *res)
+{
+	char num[16], id[128];
+	const char *why;
+	int fcode = 0;
+
+	if (res->final[0]) {
+		snprintf(num, sizeof(num), "%d", atoi(res->final));
+		kv(l, "smtpstatus", num);
+		kv(l, "smtpmsg", res->final);
+		if (report_server_id(res->final, id, sizeof(id)))
+			kv(l, "serverid", id);
+	} else if ((why = failing(res, &fcode)) != NULL) {
+		snprintf(num, sizeof(num), "%d", fcode);
+		kv(l, "smtpstatus", num);
+		kv(l, "smtpmsg", why);
+	}
+}
+
+/* The whole line, malloc'ed; NULL when memory ran out. */
+static char *
+line_new(const struct report *r)
+{
+	struct line l = { NULL, NULL, 0, 0 };
+	char num[32], *rcpts;
+
+	if ((l.fp = open_memstream(&l.p, &l.len)) == NULL)
+		return NULL;
+	kv(&l, "host", r->host);
+	kv(&l, "tls", r->tls ? "on" : "off");
+	if (r->user != NULL)
+		kv(&l, "user", r->user);
+	kv(&l, "from", r->from);
+	rcpts = join_rcpts(r);
+	kv(&l, "recipients", rcpts);
+	free(rcpts);
+	snprintf(num, sizeof(num), "%lld", (long long)r->size);
+	kv(&l, "mailsize", num);
+	if (r->res != NULL)
+		line_reply(&l, r->res);
+	if (r->queue_id != NULL)
+		kv(&l, "queueid", r->queue_id);
+	if (r->error != NULL)
+		kv(&l, "errormsg", r->error);
+	kv(&l, "status", r->status);
+	snprintf(num, sizeof(num), "%d", r->exit_code);
+	kv(&l, "exitcode", num);
+	if (ferror(l.fp)) {
+		fclose(l.fp);
+		free(l.p);
+		return NULL;
+	}
+	if (fclose(l.fp) != 0) {
+		free(l.p);
+		return NULL;
+	}
+	return l.p;
 }
 
 void
 report_line(char *out, size_t cap, const struct report *r)
 {
-	char rcpts[2048] = "", num[32], id[128];
-	const struct smtp_result *res = r->res;
-	size_t o = 0, ro = 0;
-	int fcode = 0;
+	char *line = line_new(r);
+	size_t n;
 
+	if (cap == 0)
+		return;
 	out[0] = '\0';
-	for (size_t i = 0; i < r->nrcpt && ro + 2 < sizeof(rcpts); i++)
-		ro += (size_t)snprintf(rcpts + ro, sizeof(rcpts) - ro, "%s%s",
-		    i ? "," : "", r->rcpt[i]);
-	o = kv(out, cap, o, "host", r->host);
-	o = kv(out, cap, o, "tls", r->tls ? "on" : "off");
-	if (r->user != NULL)
-		o = kv(out, cap, o, "user", r->user);
-	o = kv(out, cap, o, "from", r->from);
-	o = kv(out, cap, o, "recipients", rcpts);
-	snprintf(num, sizeof(num), "%lld", (long long)r->size);
-	o = kv(out, cap, o, "mailsize", num);
-	if (res != NULL && res->final[0]) {
-		snprintf(num, sizeof(num), "%d", atoi(res->final));
-		o = kv(out, cap, o, "smtpstatus", num);
-		o = kv(out, cap, o, "smtpmsg", res->final);
-		if (report_server_id(res->final, id, sizeof(id)))
-			o = kv(out, cap, o, "serverid", id);
-	} else if (res != NULL && failing(res, &fcode) != NULL) {
-		snprintf(num, sizeof(num), "%d", fcode);
-		o = kv(out, cap, o, "smtpstatus", num);
-		o = kv(out, cap, o, "smtpmsg", failing(res, &fcode));
+	if (line == NULL)
+		return;
+	n = strlen(line);
+	if (n < cap)
+		memcpy(out, line, n + 1);
+	else if (cap > 4) {
+		/* cut visibly, and never inside a UTF-8 sequence */
+		n = cap - 4;
+		while (n > 0 && ((unsigned char)line[n] & 0xc0) == 0x80)
+			n--;
+		memcpy(out, line, n);
+		memcpy(out + n, "...", 4);
 	}
-	if (r->queue_id != NULL)
-		o = kv(out, cap, o, "queueid", r->queue_id);
-	if (r->error != NULL)
-		o = kv(out, cap, o, "errormsg", r->error);
-	o = kv(out, cap, o, "status", r->status);
-	snprintf(num, sizeof(num), "%d", r->exit_code);
-	(void)kv(out, cap, o, "exitcode", num);
+	free(line);
 }
 
 int
-report_logfile(const char *path, const struct report *r)
+report_logfile(const char *path, const struct report *r, struct fail *f)
 {
-	char line[4096], stamp[64];
+	char stamp[64], *line, *rec;
 	time_t t = time(NULL);
 	struct tm tm;
-	int fd, n, rc = 0;
+	size_t n;
+	int fd, rc = 0;
 
 	localtime_r(&t, &tm);
-	strftime(stamp, sizeof(stamp), "%b %d %H:%M:%S", &tm);
-	report_line(line, sizeof(line), r);
-	if ((fd = open(path, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC,
-	    0600)) == -1)
+	if (strftime(stamp, sizeof(stamp), "%b %d %H:%M:%S", &tm) == 0)
+		stamp[0] = '\0';
+	if ((line = line_new(r)) == NULL) {
+		fail_set(f, FAIL_IO, "%s: %s", path, strerror(ENOMEM));
 		return -1;
-	/* one write(2) per line: concurrent runs never interleave lines */
-	{
-		char buf[4200];
-
-		n = snprintf(buf, sizeof(buf), "%s %s\n", stamp, line);
-		if (n < 0 || write(fd, buf, (size_t)n) != n)
-			rc = -1;
 	}
-	if (close(fd) == -1)
+	n = strlen(stamp) + 1 + strlen(line) + 1;
+	rec = xmalloc(n + 1);
+	snprintf(rec, n + 1, "%s %s\n", stamp, line);
+	free(line);
+	/* Locked, and one write(2): concurrent runs never mix lines. */
+	if ((fd = append_open(path, NULL, f)) == -1) {
+		free(rec);
+		return -1;
+	}
+	if (write_all(fd, rec, n) == -1) {
+		fail_set(f, FAIL_IO, "%s: write: %s", path, strerror(errno));
 		rc = -1;
+	}
+	if (close(fd) == -1 && rc == 0) {
+		fail_set(f, FAIL_IO, "%s: close: %s", path, strerror(errno));
+		rc = -1;
+	}
+	free(rec);
 	return rc;
 }
 
@@ -325,6 +417,8 @@ facility(const char *name)
 void
 report_syslog(const char *fac, const struct report *r)
 {
+	/* RFC 5424 6.1: receivers should take 2048 octets; most take
+	 * more (rsyslog 8 KiB).  Longer lines are cut visibly. */
 	char line[4096];
 
 	report_line(line, sizeof(line), r);

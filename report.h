@@ -10,6 +10,8 @@
 #include <stdio.h>
 #include <sys/types.h>
 
+#include "util.h"
+
 struct smtp_result;
 
 struct report {
@@ -31,14 +33,21 @@ struct report {
 };
 
 /* The server's id for the message from its final reply ("queued as
- * X", "id=X", ...), copied to out; 0 if it names none. */
+ * X", "id=X", ...), copied to out; 0 if it names none, or one that
+ * does not fit in cap (never a cut id). */
 int	 report_server_id(const char *reply, char *out, size_t cap);
 /* One JSON object and a newline. */
 void	 report_json(FILE *, const struct report *);
-/* One log line (no newline, no time), for a logfile or syslog. */
+/* One log line (no newline, no time), for a logfile or syslog; a line
+ * longer than cap - 1 is cut and ends in "...". */
 void	 report_line(char *, size_t, const struct report *);
-/* Append "TIME LINE\n" to path (created 0600); -1 with errno. */
-int	 report_logfile(const char *path, const struct report *);
+/*
+ * Append "TIME LINE\n", the whole line however long, to path with
+ * append_open() (util.h: no symbolic link, a regular file of ours,
+ * created 0600, locked) and one write(2).  -1 with FAIL_IO "PATH: why".
+ */
+int	 report_logfile(const char *path, const struct report *,
+	    struct fail *);
 void	 report_syslog(const char *facility, const struct report *);
 
 #endif

@@ -987,6 +987,7 @@ emit_report(struct ctx *x, const struct smtp_mail *ml, struct msg *m,
 {
 	const struct opts *o = x->o;
 	struct report r;
+	struct fail lf = { 0 };
 
 	if (!o->report_json && o->logfile == NULL && o->syslog == NULL)
 		return;
@@ -1008,9 +1009,9 @@ emit_report(struct ctx *x, const struct smtp_mail *ml, struct msg *m,
 	r.total_ms = now_ms() - x->t0;
 	if (o->report_json)	/* in -bs mode stdout is the SMTP channel */
 		report_json(o->mode == MODE_BS ? stderr : stdout, &r);
-	if (o->logfile != NULL && report_logfile(o->logfile, &r) == -1)
-		fprintf(stderr, "%s: cannot write the log %s: %s\n",
-		    progname, o->logfile, strerror(errno));
+	if (o->logfile != NULL && report_logfile(o->logfile, &r, &lf) == -1)
+		fprintf(stderr, "%s: cannot write the log: %s\n", progname,
+		    lf.msg);
 	if (o->syslog != NULL)
 		report_syslog(o->syslog, &r);
 }

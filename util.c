@@ -369,3 +369,90 @@ has_ctl_utf8(const char *s)
 	}
 	return 0;
 }
+
+/* ---- append_open: dead.letter and logs ---- */
+
+/* Here rather than at the top: the rest of util.c does not need them. */
+#include <sys/file.h>
+#include <sys/stat.h>
+
+static int	 append_check(int, const char *, struct fail *);
+
+/*
+ * The descriptor must be what we meant to append to: a regular file
+ * (not a FIFO or device that blocks or swallows the record), with no
+ * second name (a hard link planted in a shared directory such as /tmp
+ * would make us append to a file of ours elsewhere), owned by us (a
+ * file someone else owns, even one we may write, is theirs to read).
+ */
+static int
+append_check(int fd, const char *path, struct fail *f)
+{
+	struct stat sb;
+
+	if (fstat(fd, &sb) == -1) {
+		fail_set(f, FAIL_IO, "%s: %s", path, strerror(errno));
+		return -1;
+	}
+	if (!S_ISREG(sb.st_mode)) {
+		fail_set(f, FAIL_IO, "%s: is not a regular file", path);
+		return -1;
+	}
+	if (sb.st_uid != geteuid()) {
+		fail_set(f, FAIL_IO, "%s: is owned by uid %lu, not by uid %lu "
+		    "running smtpsend", path, (unsigned long)sb.st_uid,
+		    (unsigned long)geteuid());
+		return -1;
+	}
+	if (sb.st_nlink != 1) {
+		fail_set(f, FAIL_IO, "%s: has %lu hard links (a regular file "
+		    "with one name is required)", path,
+		    (unsigned long)sb.st_nlink);
+		return -1;
+	}
+	return 0;
+}
+
+int
+append_open(const char *path, long long *startp, struct fail *f)
+{
+	struct stat sb;
+	off_t end;
+	int fd, fl;
+
+	/* O_NONBLOCK: opening a FIFO must not wait for a reader. */
+	fd = open(path, O_WRONLY | O_APPEND | O_CREAT | O_NOFOLLOW |
+	    O_NONBLOCK | O_CLOEXEC, 0600);
+	if (fd == -1) {
+		int e = errno;
+
+		/* O_NOFOLLOW fails with ELOOP on a link (FreeBSD: EMLINK) */
+		if ((e == ELOOP || e == EMLINK) && lstat(path, &sb) == 0 &&
+		    S_ISLNK(sb.st_mode))
+			fail_set(f, FAIL_IO, "%s: is a symbolic link (not "
+			    "followed)", path);
+		else if (e == ENXIO || e == EISDIR)
+			fail_set(f, FAIL_IO, "%s: is not a regular file", path);
+		else {
+			errno = e;
+			fail_set(f, FAIL_IO, "%s: %s", path, strerror(e));
+		}
+		return -1;
+	}
+	if (append_check(fd, path, f) == -1 ||
+	    (fl = fcntl(fd, F_GETFL)) == -1 ||
+	    fcntl(fd, F_SETFL, fl & ~O_NONBLOCK) == -1)
+		goto fail;
+	while (flock(fd, LOCK_EX) == -1)
+		if (errno != EINTR)
+			goto fail;
+	if ((end = lseek(fd, 0, SEEK_END)) == -1)
+		goto fail;
+	if (startp != NULL)
+		*startp = (long long)end;
+	return fd;
+fail:
+	fail_set(f, FAIL_IO, "%s: %s", path, strerror(errno));
+	close(fd);
+	return -1;
+}

@@ -101,4 +101,17 @@ int	 has_ctl(const char *s);
  * text that must not reach a header, a command or a terminal raw. */
 int	 has_ctl_utf8(const char *s);
 
+/*
+ * Open a file to append one record to it (an mbox entry to
+ * dead.letter, a line to a log): O_NOFOLLOW, so a symbolic link
+ * planted at path is refused, not followed; created 0600 when missing;
+ * it must be a regular file with one link, owned by geteuid(); then
+ * locked with flock(LOCK_EX), so concurrent runs append whole records
+ * (closing the descriptor unlocks).  *startp, when not NULL, gets the
+ * file's size once locked: where this record starts, for a rollback
+ * with ftruncate() after a failed write.  Returns the descriptor
+ * (O_APPEND, close-on-exec), or -1 with FAIL_IO "PATH: why".
+ */
+int	 append_open(const char *path, long long *startp, struct fail *);
+
 #endif

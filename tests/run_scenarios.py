@@ -1120,6 +1120,214 @@ def sc_bs_report_json(ctx):
                   "JSON: sent, server_queue_id", err[:400])
 
 
+
+# ---- dead.letter and log files (SPEC "Process and files") ------------
+
+def down(ctx, extra=()):
+    """Arguments for a run whose relay is down (exit 75, no queue)."""
+    return ["--host=127.0.0.1", "--port=%d" % free_port(), "--tls=off",
+            "--domain=client.test", "-f", "sender@client.test"] + \
+        list(extra) + ["rcpt@example.org"]
+
+
+def file_bytes(path):
+    with open(path, "rb") as f:
+        return f.read()
+
+
+def sc_files_deadletter_symlink_refused(ctx):
+    """~/dead.letter is a symbolic link: it is not followed (the target
+    keeps its bytes, the link stays), the run keeps its own exit code
+    (75, relay down) and stderr says the message could not be saved and
+    why, naming the path: nothing is lost without a word."""
+    dl = os.path.join(ctx.home, "dead.letter")
+    target = os.path.join(ctx.tmp, "target")
+    with open(target, "wb") as f:
+        f.write(b"precious\n")
+    os.symlink(target, dl)
+    rc, out, err = ctx.run(down(ctx), msg(1))
+    ctx.check(rc == 75, "exit 75 (the relay's failure)", "rc %s" % rc)
+    ctx.check(file_bytes(target) == b"precious\n", "link target untouched")
+    ctx.check(os.path.islink(dl), "the link is left as it is")
+    want = "smtpsend: could not save the message: %s: is a symbolic " \
+        "link (not followed)" % dl
+    ctx.check(want in err, "stderr: " + want, err.strip())
+    ctx.check("message saved" not in err, "no claim that it was saved",
+              err.strip())
+
+
+def sc_files_deadletter_symlink_nul_input(ctx):
+    """Bad data (a NUL byte, exit 65) is salvaged to dead.letter; when
+    that is a symbolic link the one error line says it was not saved."""
+    dl = os.path.join(ctx.home, "dead.letter")
+    target = os.path.join(ctx.tmp, "target")
+    with open(target, "wb") as f:
+        f.write(b"precious\n")
+    os.symlink(target, dl)
+    rc, out, err = ctx.run(down(ctx), b"Subject: x\n\nnul \0 byte\n")
+    ctx.check(rc == 65, "exit 65 (NUL byte)", "rc %s" % rc)
+    ctx.check(file_bytes(target) == b"precious\n", "link target untouched")
+    want = "the message could not be saved: %s: is a symbolic link " \
+        "(not followed)" % dl
+    ctx.check(want in err, "stderr: " + want, err.strip())
+
+
+def sc_files_deadletter_foreign_owner(ctx):
+    """A dead.letter owned by another user (nobody) is refused, not
+    appended to (run as root, which could write it)."""
+    if os.geteuid() != 0:
+        ctx.log.write("skipped: needs root to chown\n")
+        return
+    dl = os.path.join(ctx.home, "dead.letter")
+    with open(dl, "wb") as f:
+        f.write(b"theirs\n")
+    os.chown(dl, 65534, 65534)
+    rc, out, err = ctx.run(down(ctx), msg(1))
+    ctx.check(rc == 75, "exit 75", "rc %s" % rc)
+    ctx.check(file_bytes(dl) == b"theirs\n", "their file untouched")
+    want = "could not save the message: %s: is owned by uid 65534" % dl
+    ctx.check(want in err, "stderr: " + want, err.strip())
+
+
+def sc_files_new_files_0600(ctx):
+    """dead.letter and the log file are created 0600 even under umask
+    000: they hold mail and addresses."""
+    log = os.path.join(ctx.tmp, "log")
+    old = os.umask(0)
+    try:
+        rc, out, err = ctx.run(down(ctx, ["--logfile=" + log]), msg(1))
+    finally:
+        os.umask(old)
+    ctx.check(rc == 75, "exit 75", "rc %s: %s" % (rc, err.strip()))
+    for path in (os.path.join(ctx.home, "dead.letter"), log):
+        ok = os.path.exists(path)
+        ctx.check(ok, "%s created" % path)
+        if ok:
+            mode = os.stat(path).st_mode & 0o7777
+            ctx.check(mode == 0o600, "%s is 0600" % path, "%o" % mode)
+
+
+def sc_files_logfile_symlink_refused(ctx):
+    """--logfile names a symbolic link: refused and named on stderr,
+    its target untouched; the message itself is delivered (exit 0)."""
+    log = os.path.join(ctx.tmp, "log")
+    target = os.path.join(ctx.tmp, "target")
+    with open(target, "wb") as f:
+        f.write(b"precious\n")
+    os.symlink(target, log)
+    fk = Fake(ctx, SCRIPT_OK % "LOG1")
+    rc, out, err = ctx.run(["--host=127.0.0.1", "--port=%d" % fk.port,
+                            "--tls=off", "--domain=client.test", "-f",
+                            "sender@client.test", "--logfile=" + log,
+                            "rcpt@example.org"], msg(1))
+    rec = fk.stop()
+    ctx.check(rc == 0, "exit 0: the message was delivered", "rc %s" % rc)
+    ctx.check(len(rec.get("data", [])) == 1, "one message delivered")
+    ctx.check(file_bytes(target) == b"precious\n", "link target untouched")
+    want = "smtpsend: cannot write the log: %s: is a symbolic link " \
+        "(not followed)" % log
+    ctx.check(want in err, "stderr: " + want, err.strip())
+
+
+def sc_files_deadletter_concurrent(ctx):
+    """Twenty failing runs at once (a burst of cron jobs with the relay
+    down) append to one dead.letter: twenty whole entries, each exactly
+    its own message, none interleaved (each is several write(2)s)."""
+    n = 20
+    body = lambda i: b"".join(b"%02d:%s\n" % (i, b"x" * 100)
+                              for _ in range(3000))
+    msgs = [msg(i).replace(b"Bye.\n", body(i)) for i in range(n)]
+    procs = [ctx.start(down(ctx), m) for m in msgs]
+    rcs = [ctx.finish(p, 60)[0] for p in procs]
+    ctx.check(all(rc == 75 for rc in rcs), "every run exits 75", repr(rcs))
+    data = file_bytes(os.path.join(ctx.home, "dead.letter"))
+    entries = re.split(rb"\n\n(?=From sender@client\.test )", data)
+    ctx.check(len(entries) == n, "%d entries" % n, "%d" % len(entries))
+    seen = set()
+    for e in entries:
+        mm = re.search(rb"(?m)^Message-ID: <sc\.(\d+)@client\.test>$", e)
+        if not mm:
+            ctx.check(False, "an entry has its Message-ID", e[:200])
+            continue
+        i = int(mm.group(1))
+        seen.add(i)
+        want_tail = body(i)
+        lines = [ln for ln in e.split(b"\n") if re.match(rb"\d\d:", ln)]
+        ctx.check(all(ln.startswith(b"%02d:" % i) for ln in lines) and
+                  len(lines) == 3000, "entry %d holds only its own lines" % i,
+                  "%d lines" % len(lines))
+        ctx.check(e.rstrip(b"\n").endswith(want_tail.rstrip(b"\n")),
+                  "entry %d ends with its own body" % i)
+    ctx.check(seen == set(range(n)), "every message kept once",
+              repr(sorted(seen)))
+
+
+def sc_files_log_line_whole(ctx):
+    """A log line with 150 long recipients (about 7,000 characters) is
+    written whole, on one line: no value is cut (the recipients field
+    used to stop at 2,048 bytes, the line at 4,096)."""
+    log = os.path.join(ctx.tmp, "log")
+    rcpts = ["recipient-number-%03d-%s@example.org" % (i, "r" * 12)
+             for i in range(150)]
+    sink = Sink()
+    try:
+        rc, out, err = ctx.run(["--host=127.0.0.1", "--port=%d" % sink.port,
+                                "--tls=off", "--domain=client.test", "-f",
+                                "sender@client.test", "--logfile=" + log,
+                                "--"] + rcpts, msg(1))
+    finally:
+        sink.stop()
+    ctx.check(rc == 0, "exit 0", "rc %s: %s" % (rc, err.strip()))
+    text = file_bytes(log).decode()
+    ctx.check(text.count("\n") == 1 and text.endswith("\n"), "one line",
+              "%d newlines" % text.count("\n"))
+    ctx.check("recipients=" + ",".join(rcpts) + " " in text,
+              "every recipient in the line", "%d chars" % len(text))
+    ctx.check(text.rstrip("\n").endswith("status=sent exitcode=0"),
+              "the line ends with its last keys", text[-80:])
+
+
+def sc_files_config_foreign_owner(ctx):
+    """Root runs with -C naming a config owned by nobody (as with sudo
+    keeping a user's $HOME): refused with exit 78 before anything runs
+    -- its passwordeval is never executed, nothing connects.  The same
+    file owned by root is used (the control: its passwordeval runs)."""
+    if os.geteuid() != 0:
+        ctx.log.write("skipped: needs root to chown\n")
+        return
+    marker = os.path.join(ctx.tmp, "passwordeval-ran")
+    script = ("send 220 fake.test ESMTP\nexpect EHLO\n"
+              "sendraw 250-fake.test\\r\\n250 AUTH PLAIN\\r\\n\n"
+              "auth-verify PLAIN u pw\n") + SCRIPT_OK.split(
+                  "send 250 fake.test\n", 1)[1] % "OWN"
+    for owner, want in ((65534, 78), (0, 0)):
+        fk = Fake(ctx, script, "fake%d" % owner)
+        rc_path = os.path.join(ctx.tmp, "rc%d" % owner)
+        with open(rc_path, "w") as f:
+            f.write("host 127.0.0.1\nport %d\ntls off\nauth plain\n"
+                    "user u\npasswordeval touch %s; echo pw\n"
+                    % (fk.port, marker))
+        os.chmod(rc_path, 0o600)
+        os.chown(rc_path, owner, owner)
+        rc, out, err = ctx.run(["-C", rc_path, "--domain=client.test",
+                                "-f", "sender@client.test",
+                                "rcpt@example.org"], msg(owner))
+        rec = fk.stop()
+        ran = os.path.exists(marker)
+        if owner:
+            ctx.check(rc == 78, "foreign-owned config: exit 78",
+                      "rc %s: %s" % (rc, err.strip()))
+            ctx.check(not ran, "its passwordeval did not run")
+            ctx.check(rec.get("connections", 0) == 0, "nothing connected",
+                      repr(rec.get("connections")))
+            want_err = "%s is owned by uid 65534, not by uid 0" % rc_path
+            ctx.check(want_err in err, "stderr: " + want_err, err.strip())
+        else:
+            ctx.check(rc == 0, "root-owned config: delivered",
+                      "rc %s: %s" % (rc, err.strip()))
+            ctx.check(ran, "root-owned config: passwordeval ran")
+
+
 SCENARIOS = [(n[3:], f) for n, f in sorted(globals().items())
              if n.startswith("sc_") and callable(f)]
 

@@ -329,7 +329,7 @@ test_dots(void)
 	    " \r\n"
 	    "x.\r\n"
 	    " .\r\n"
-	    "\rx\r\n"
+	    ".\rx\r\n"		/* a dot before a bare CR is kept */
 	    "x\r\n"
 	    "\r\n"
 	    ".\n"
@@ -337,14 +337,15 @@ test_dots(void)
 	free(run.out);
 	relay_free(&r);
 
-	/* LF only, for commands and the final dot; line ends kept */
+	/* commands may end in LF; data lines too, line ends kept; but
+	 * only <CRLF>.<CRLF> ends the data */
 	r.answer = "250 2.0.0 Ok: queued as X";
 	RUN("MAIL FROM:<a@b.test>\nRCPT TO:<c@d.test>\nDATA\n"
-	    "line1\nline2\r\n\n.\nQUIT\n", &r, &run);
+	    "line1\nline2\r\n\n.\nQUIT\n\r\n.\r\nQUIT\n", &r, &run);
 	CHECK_OUT(&run, GREET "250 2.1.0 Ok\r\n250 2.1.5 Ok\r\n" GO QUEUED
 	    BYE);
 	CHECK(r.calls == 1);
-	CHECK_DATA(&r.m[0], "line1\nline2\r\n\n");
+	CHECK_DATA(&r.m[0], "line1\nline2\r\n\n.\nQUIT\n\r\n");
 	free(run.out);
 	relay_free(&r);
 
@@ -355,9 +356,86 @@ test_dots(void)
 	    ".\r.\r\n.\r\n", &r, &run);
 	CHECK(r.calls == 2);
 	CHECK(r.m[0].len == 0);
-	CHECK_DATA(&r.m[1], "\r.\r\n");
+	CHECK_DATA(&r.m[1], ".\r.\r\n");
 	free(run.out);
 	relay_free(&r);
+}
+
+/*
+ * The end of the data, every variant (SMTP smuggling): only
+ * <CRLF>.<CRLF> ends it; a "." line with a bare LF (or CR) before or
+ * after it is data, kept with its dot; a stuffed dot is removed on
+ * every line, whatever ended the previous one.  Each script runs from
+ * a file and byte by byte through a pipe (state across refills).
+ */
+static void
+test_data_end(void)
+{
+	static const struct {
+		const char	*in;	/* after "DATA\r\n" */
+		const char	*want;	/* relayed data; NULL: not relayed */
+	} t[] = {
+		{ "a\r\n.\r\n", "a\r\n" },
+		{ ".\r\n", "" },
+		{ "a\n.\nb\r\n.\r\n", "a\n.\nb\r\n" },
+		{ "a\r\n.\nb\r\n.\r\n", "a\r\n.\nb\r\n" },
+		{ "a\n.\r\nb\r\n.\r\n", "a\n.\r\nb\r\n" },
+		{ "a\r.\rb\r\n.\r\n", "a\r.\rb\r\n" },
+		{ "a\r\n.\r\rb\r\n.\r\n", "a\r\n.\r\rb\r\n" },
+		{ "a\r\n.\r\r\nb\r\n.\r\n", "a\r\n.\r\r\nb\r\n" },
+		{ "a\r.\r\n.\r\n", "a\r.\r\n" },
+		{ ".\n.\r\nx\r\n.\r\n", ".\n.\r\nx\r\n" },
+		{ "\r\n.\n\r\n.\r\n", "\r\n.\n\r\n" },
+		{ "a\r\r\n.\r\n", "a\r\r\n" },
+		{ "a\n..\r\nb\r\n.\r\n", "a\n.\r\nb\r\n" },
+		{ "a\n.b\n\r\n.\r\n", "a\nb\n\r\n" },
+		{ "a\r\n..\nb\r\n.\r\n", "a\r\n.\nb\r\n" },
+		{ "a\r\n.\rb\r\n.\r\n", "a\r\n.\rb\r\n" },
+		{ "a\n\n.\n\n.\r\n", NULL },	/* then QUIT is data too */
+		{ "a\n.\n", NULL },
+		{ "a\n.\r\n", NULL },
+		{ "a\r\n.\n", NULL },
+		{ "a\r\n.\r", NULL },
+		{ "a\r\n.", NULL },
+	};
+	static const char env[] = "MAIL FROM:<a@b.test>\r\nRCPT TO:<c@d.test>\r\n"
+	    "DATA\r\n";
+	char script[256];
+
+	for (size_t i = 0; i < sizeof(t) / sizeof(t[0]); i++) {
+		size_t n = (size_t)snprintf(script, sizeof(script),
+		    "%s%sQUIT\r\n", env, t[i].in);
+
+		for (int kind = 0; kind < 2; kind++) {
+			struct relay r = { .answer = "250 2.0.0 Ok: queued "
+			    "as X" };
+			struct run run;
+			int before = t_fail;
+
+			if (kind == 0)
+				run_file(script, n, &r, &run);
+			else
+				run_pipe(script, n, 1, &r, &run);
+			CHECK(run.rc == 0);
+			if (t[i].want == NULL) {
+				CHECK(r.calls == 0);
+				CHECK_OUT(&run, GREET "250 2.1.0 Ok\r\n"
+				    "250 2.1.5 Ok\r\n" GO);
+			} else {
+				CHECK(r.calls == 1);
+				CHECK_OUT(&run, GREET "250 2.1.0 Ok\r\n"
+				    "250 2.1.5 Ok\r\n" GO QUEUED BYE);
+				if (r.calls == 1)
+					CHECK_BYTES(r.m[0].data, r.m[0].len,
+					    t[i].want, strlen(t[i].want));
+			}
+			if (t_fail > before)
+				fprintf(stderr, "  data-end case %zu, %s\n", i,
+				    kind ? "pipe" : "file");
+			free(run.out);
+			relay_free(&r);
+		}
+	}
 }
 
 /* Two messages in one session, RSET between, new envelopes. */
@@ -374,7 +452,7 @@ test_two_messages(void)
 	    "DATA\r\ntwo\r\n.\r\n"
 	    "RSET\r\n"
 	    "MAIL FROM:<a3@b.test>\r\nRCPT TO:<r4@d.test>\r\nDATA\r\n"
-	    "three\n.\n"
+	    "three\n3\r\n.\r\n"
 	    "QUIT\r\n", &r, &run);
 	CHECK(run.rc == 0);
 	CHECK_OUT(&run, GREET EHLO_R
@@ -392,7 +470,7 @@ test_two_messages(void)
 	CHECK_DATA(&r.m[1], "two\r\n");
 	CHECK_STR(r.m[2].sender, "a3@b.test");
 	CHECK_STR(r.m[2].rcpts, "r4@d.test");
-	CHECK_DATA(&r.m[2], "three\n");
+	CHECK_DATA(&r.m[2], "three\n3\r\n");
 	free(run.out);
 	relay_free(&r);
 }
@@ -622,6 +700,32 @@ test_mail_params(void)
 				CHECK_STR(r.m[0].sender, t[i].sender);
 		} else
 			CHECK(r.calls == 0);
+		free(run.out);
+		relay_free(&r);
+	}
+
+	/* a long unknown parameter is quoted cut, visibly, in MAIL and
+	 * RCPT; the reply stays one short line */
+	{
+		char cmd[2 * BS_LINE_MAX], w[256];
+		int n;
+
+		n = sprintf(cmd, "MAIL FROM:<a@b.test> ");
+		memset(cmd + n, 'K', 1500);
+		n += 1500;
+		n += sprintf(cmd + n, "\r\nMAIL FROM:<a@b.test>\r\n"
+		    "RCPT TO:<c@d.test> ");
+		memset(cmd + n, 'R', 1500);
+		n += 1500;
+		memcpy(cmd + n, "=x\r\n", 4);
+		n += 4;
+		memset(w, 'K', 64);
+		memset(w + 128, 'R', 64);
+		run_file(cmd, (size_t)n, &r, &run);
+		snprintf(script, sizeof(script), "%s555 5.5.4 Unsupported "
+		    "option: %.64s...\r\n250 2.1.0 Ok\r\n555 5.5.4 "
+		    "Unsupported option: %.64s...\r\n", GREET, w, w + 128);
+		CHECK_BYTES(run.out, run.outlen, script, strlen(script));
 		free(run.out);
 		relay_free(&r);
 	}
@@ -866,7 +970,9 @@ build_big(char *s, char *exp, size_t size, int lng, size_t *enp)
 			s[n++] = exp[en++] = '\r';
 		s[n++] = exp[en++] = '\n';
 	}
-	n += (size_t)sprintf(s + n, ".\r\nQUIT\r\n");
+	/* only <CRLF>.<CRLF> ends it: the last line may end in a bare LF */
+	n += (size_t)sprintf(s + n, "end\r\n.\r\nQUIT\r\n");
+	en += (size_t)sprintf(exp + en, "end\r\n");
 	*enp = en;
 	return n;
 }
@@ -1062,6 +1168,7 @@ main(void)
 	test_normal();
 	test_misc_commands();
 	test_dots();
+	test_data_end();
 	test_two_messages();
 	test_sequence();
 	test_syntax();

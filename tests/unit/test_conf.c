@@ -490,6 +490,19 @@ test_select(void)
 	/* no match and no default: the defaults only */
 	OK("defaults\nport 25\naccount a\nfrom a@x\n", NULL, "b@x", "port=25",
 	    NULL);
+	/* an -f address of any length is matched whole: cut to 1023
+	 * bytes, "aaa...@other.example" matched "*a" */
+	{
+		char *from = malloc(1200);
+
+		memset(from, 'a', 1100);
+		strcpy(from + 1100, "@other.example");
+		OK("account tail\nhost t\nfrom *a\n", NULL, from, "", NULL);
+		from[1100] = '\0';
+		OK("account tail\nhost t\nfrom *a\n", NULL, from,
+		    "host=t;from=*a", "tail");
+		free(from);
+	}
 	/* accounts are case-sensitive, like msmtp */
 	ERR("account Work\nhost h\n", "work", NULL, 0, "no account 'work' in ");
 	ERR("defaults\nhost h\n", "x", NULL, 0, "no account 'x' in ");
@@ -714,6 +727,60 @@ test_files(void)
 	CHECK(f.cls == FAIL_NONE);
 }
 
+/*
+ * Ownership: a config or netrc owned by someone else is refused like a
+ * writable one, whatever its mode (its owner could set passwordeval);
+ * ours and root's are read.  chown needs root, as the tests run.
+ */
+static void
+test_owner(void)
+{
+	struct fail f = { 0 };
+	struct conf c;
+	const char *p;
+	char *login = NULL, *pass = NULL;
+
+	if (geteuid() != 0) {
+		fprintf(stderr, "  test_owner skipped: needs root for chown\n");
+		return;
+	}
+	p = put_file("rc", "host h\npasswordeval echo owned\n", 0600);
+	CHECK(chown(p, 65534, 65534) == 0);
+	CHECK(conf_load(p, NULL, NULL, &c, &f) == -1);
+	CHECK(f.cls == FAIL_CONFIG && strstr(f.msg, p) != NULL &&
+	    strstr(f.msg, "is owned by uid 65534, not by uid 0") != NULL &&
+	    strstr(f.msg, "run commands as you") != NULL);
+	CHECK(c.n == 0);
+	conf_free(&c);
+	fail_reset(&f);
+	/* even read-only and without secrets: the owner can chmod it */
+	chmod(p, 0400);
+	CHECK(conf_load(p, NULL, NULL, &c, &f) == -1 && f.cls == FAIL_CONFIG);
+	conf_free(&c);
+	fail_reset(&f);
+	/* root's own file is trusted */
+	CHECK(chown(p, 0, 0) == 0);
+	CHECK(conf_load(p, NULL, NULL, &c, &f) == 0);
+	CHECK_STR(dump(&c), "host=h;passwordeval=echo owned");
+	conf_free(&c);
+
+	/* the same for a netrc: refused before it is looked at */
+	p = put_file("netrc", "machine h login u password pw\n", 0600);
+	CHECK(chown(p, 65534, 65534) == 0);
+	CHECK(conf_netrc(p, "h", NULL, &login, &pass, &f) == -1);
+	CHECK(f.cls == FAIL_CONFIG && strstr(f.msg, p) != NULL &&
+	    strstr(f.msg, "is owned by uid 65534") != NULL);
+	CHECK(login == NULL && pass == NULL);
+	fail_reset(&f);
+	CHECK(chown(p, 0, 0) == 0);
+	CHECK(conf_netrc(p, "h", NULL, &login, &pass, &f) == 1);
+	CHECK_STR(login, "u");
+	CHECK_STR(pass, "pw");
+	free(login);
+	free(pass);
+	unlink(p);
+}
+
 /* The search list under a fake $HOME (and no $XDG_CONFIG_HOME). */
 static void
 test_search(void)
@@ -879,7 +946,7 @@ static void
 cleanup(void)
 {
 	static const char *names[] = { "rc", "locked", "msmtprc",
-	    ".smtpsendrc", "notadir" };
+	    ".smtpsendrc", "notadir", "netrc" };
 	char path[800];
 
 	for (size_t i = 0; i < sizeof(names) / sizeof(names[0]); i++) {
@@ -907,6 +974,7 @@ main(void)
 	test_select();
 	test_errors();
 	test_files();
+	test_owner();
 	test_search();
 	test_msmtprc();
 	cleanup();

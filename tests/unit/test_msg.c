@@ -7,6 +7,7 @@
  * --child-silent-after-fork=yes (their copy of the heap is not a leak).
  */
 #include <sys/types.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 
@@ -17,6 +18,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "msg.h"
@@ -51,6 +53,13 @@ static void	 test_big(void);
 static void	 test_mbox(void);
 static void	 test_addrlist(void);
 static void	 test_addr(void);
+static void	 test_qualify(void);
+static void	 test_qualify_long(void);
+static void	 test_huge_address(void);
+static void	 test_many_recipients(void);
+static void	 test_mbox_refused(void);
+static void	 test_mbox_rollback(void);
+static void	 test_mbox_concurrent(void);
 
 static void
 on_warn(void *arg, const char *text)
@@ -1172,6 +1181,526 @@ test_mbox(void)
 	msg_free(m);
 }
 
+/* ---- qualification of header addresses ---- */
+
+static void
+test_qualify(void)
+{
+	static const struct {
+		const char	*in;	/* one header line, without LF */
+		const char	*want;	/* as output, without CRLF */
+	} t[] = {
+		{ "From: root", "From: root@mx.test" },
+		{ "From: Cron Daemon <root>", "From: Cron Daemon <root@mx.test>" },
+		{ "From: root (Cron Daemon)", "From: root@mx.test (Cron Daemon)" },
+		{ "To: root, bob@x", "To: root@mx.test, bob@x" },
+		{ "To: bob@x, root", "To: bob@x, root@mx.test" },
+		{ "Cc: root,alice,bob@x", "Cc: root@mx.test,alice@mx.test,bob@x" },
+		{ "To: Team: root, bob@x, \"Al B\" <al>;",
+		    "To: Team: root@mx.test, bob@x, \"Al B\" <al@mx.test>;" },
+		{ "To: undisclosed-recipients:;", "To: undisclosed-recipients:;" },
+		{ "To: postmaster", "To: postmaster" },
+		{ "To: PostMaster, root", "To: PostMaster, root@mx.test" },
+		{ "To: postmaster@x", "To: postmaster@x" },
+		{ "To: \"john doe\"", "To: \"john doe\"@mx.test" },
+		{ "To: \"J. D.\" <\"john doe\">",
+		    "To: \"J. D.\" <\"john doe\"@mx.test>" },
+		{ "Sender: www-data", "Sender: www-data@mx.test" },
+		{ "Resent-From: root", "Resent-From: root@mx.test" },
+		{ "Resent-Sender: root", "Resent-Sender: root@mx.test" },
+		{ "Resent-To: root", "Resent-To: root@mx.test" },
+		{ "Resent-Cc: root", "Resent-Cc: root@mx.test" },
+		{ "to:  root  ", "to:  root@mx.test  " },
+		{ "To: <@relay.x:root>", "To: <@relay.x:root@mx.test>" },
+		{ "To: root@[127.0.0.1]", "To: root@[127.0.0.1]" },
+		/* other fields: never rewritten */
+		{ "Reply-To: root", "Reply-To: root" },
+		{ "Subject: root", "Subject: root" },
+		{ "X-Cron-Env: <USER=root>", "X-Cron-Env: <USER=root>" },
+		{ "Bcc: root", "Bcc: root" },
+		/* what does not parse is left as written */
+		{ "To: John Doe", "To: John Doe" },
+		{ "From: root <", "From: root <" },
+		{ "To: a@b, c", "To: a@b, c@mx.test" },
+	};
+	struct msg_opts o;
+	struct fail f;
+	struct msg *m;
+	char in[512], want[512];
+	size_t n, wl;
+	char *out;
+
+	memset(&o, 0, sizeof(o));
+	o.keep_bcc = 1;
+	o.read_recipients = 1;
+	o.qualify_domain = "mx.test";
+	for (size_t i = 0; i < sizeof(t) / sizeof(t[0]); i++) {
+		n = (size_t)snprintf(in, sizeof(in), "%s\nSubject: s\n\nb\n",
+		    t[i].in);
+		wl = (size_t)snprintf(want, sizeof(want),
+		    "%s\r\nSubject: s\r\n\r\nb\r\n", t[i].want);
+		m = load(in, n, &o, &f, 0);
+		if (m == NULL && strstr(t[i].in, "To:") != NULL) {
+			/* -t refuses an unparsable To: itself */
+			o.read_recipients = 0;
+			m = load(in, n, &o, &f, 0);
+			o.read_recipients = 1;
+		}
+		CHECK(m != NULL);
+		if (m == NULL)
+			continue;
+		out = read_all(m, 5, &n);
+		CHECK_BYTES(out, n, want, wl);
+		free(out);
+		msg_free(m);
+	}
+
+	/* folded: the fold and the rest stay, each mailbox qualified */
+	m = load(L("To: root,\n\tCron Daemon\n <cron> (the daemon),\n"
+	    " \"x y\"@z\n\nb\n"), &o, &f, 1);
+	out = read_all(m, 3, &n);
+	CHECK_LIT(out, n, "To: root@mx.test,\r\n\tCron Daemon\r\n "
+	    "<cron@mx.test> (the daemon),\r\n \"x y\"@z\r\n\r\nb\r\n");
+	/* -t recipients stay as written: the caller qualifies them */
+	CHECK(msg_recipients(m)->n == 3);
+	CHECK_STR(msg_recipients(m)->v[0], "root");
+	CHECK_STR(msg_recipients(m)->v[1], "cron");
+	free(out);
+	msg_free(m);
+	/* msg_from_addr too */
+	m = load(L("From: Cron Daemon <root>\n\nb\n"), &o, &f, 0);
+	CHECK_STR(msg_from_addr(m), "root");
+	out = read_all(m, 64, &n);
+	CHECK_LIT(out, n, "From: Cron Daemon <root@mx.test>\r\n\r\nb\r\n");
+	free(out);
+	msg_free(m);
+	/* off (NULL): untouched */
+	o.qualify_domain = NULL;
+	m = load(L("From: root\n\nb\n"), &o, &f, 0);
+	out = read_all(m, 64, &n);
+	CHECK_LIT(out, n, "From: root\r\n\r\nb\r\n");
+	free(out);
+	msg_free(m);
+	/* a domain that could inject header text is refused */
+	o.qualify_domain = "x\r\nBcc: evil@x";
+	m = load(L("From: root\n\nb\n"), &o, &f, 0);
+	CHECK(m == NULL && f.cls == FAIL_DATA);
+	o.qualify_domain = "a b";
+	m = load(L("From: root\n\nb\n"), &o, &f, 0);
+	CHECK(m == NULL && f.cls == FAIL_DATA);
+}
+
+/*
+ * Qualifying makes lines longer: none may pass 998 octets, and a list
+ * without blanks is folded after a comma, never broken in an address.
+ */
+static void
+test_qualify_long(void)
+{
+	struct msg_opts o;
+	struct fail f;
+	struct msg *m;
+	char in[8000], *out, *u;
+	size_t n, k = 0;
+
+	memset(&o, 0, sizeof(o));
+	o.warn = on_warn;
+	o.qualify_domain = "a-rather-long-mail-domain.example.org";
+	/* "To: u000,u001,..." : 900 octets before, about 4600 after */
+	n = (size_t)sprintf(in, "To: ");
+	for (int i = 0; i < 120; i++)
+		n += (size_t)sprintf(in + n, "%su%03d", i ? "," : "", i);
+	n += (size_t)sprintf(in + n, "\n\nb\n");
+	nwarn = 0;
+	m = load(in, n, &o, &f, 0);
+	out = read_all(m, 4096, &n);	/* read_all checks 998 */
+	CHECK(nwarn == 0);
+	/* unfolded, it is the qualified list */
+	u = malloc(n + 1);
+	for (size_t i = 0; i < n; i++) {
+		if (out[i] == '\r' && i + 2 < n && out[i + 2] == ' ')
+			i += 2;		/* the fold: CRLF and its space */
+		u[k++] = out[i];
+	}
+	u[k] = '\0';
+	CHECK(strncmp(u, "To: u000@a-rather-long-mail-domain.example.org,"
+	    "u001@a-rather-long-mail-domain.example.org,", 90) == 0);
+	CHECK(strstr(u, ",u119@a-rather-long-mail-domain.example.org\r\n"
+	    "\r\nb\r\n") != NULL);
+	CHECK(has(out, n, ",\r\n u"));
+	free(u);
+	free(out);
+	msg_free(m);
+}
+
+/*
+ * A -t message whose From: and To: hold 100,000-character addresses:
+ * no crash, the addresses come back whole (the caller refuses them as
+ * too long, 65), the output keeps every line within 998 octets; also
+ * with qualification on.  A bad one deep in a long list is named.
+ */
+static void
+test_huge_address(void)
+{
+	enum { BIG = 100000 };
+	struct msg_opts o;
+	struct fail f;
+	struct msg *m;
+	char *in = malloc(3 * BIG), *out;
+	size_t n, k;
+
+	memset(&o, 0, sizeof(o));
+	o.read_recipients = 1;
+	o.warn = on_warn;
+	for (int q = 0; q < 2; q++) {
+		o.qualify_domain = q ? "mx.test" : NULL;
+		n = (size_t)sprintf(in, "From: Big <");
+		memset(in + n, 'f', BIG);
+		n += BIG;
+		n += (size_t)sprintf(in + n, "%s>\nTo: ", q ? "" : "@x.test");
+		memset(in + n, 't', BIG);
+		n += BIG;
+		n += (size_t)sprintf(in + n, "@y.test\n\nbody\n");
+		m = load(in, n, &o, &f, q);
+		CHECK(m != NULL);
+		if (m == NULL)
+			continue;
+		CHECK(msg_from_addr(m) != NULL &&
+		    strlen(msg_from_addr(m)) == BIG + (q ? 0 : 7));
+		CHECK(msg_recipients(m)->n == 1 &&
+		    strlen(msg_recipients(m)->v[0]) == BIG + 7);
+		out = read_all(m, 65536, &k);	/* checks 998 per line */
+		CHECK(k > 2 * BIG);
+		free(out);
+		msg_free(m);
+	}
+	/* a bad address far into a long header: named, quoted short */
+	n = (size_t)sprintf(in, "Resent-To: ");
+	for (int i = 0; i < 5000; i++)
+		n += (size_t)sprintf(in + n, "a%d@b, ", i);
+	n += (size_t)sprintf(in + n, "<x@\n\nbody\n");
+	m = load(in, n, &o, &f, 0);
+	CHECK(m == NULL && f.cls == FAIL_DATA);
+	CHECK(strstr(f.msg, "bad address in Resent-To: header: unbalanced "
+	    "'<' in \"<x@\"") != NULL);
+	free(in);
+}
+
+/*
+ * -t with 60,000 To: addresses, each twice (the second time with its
+ * domain in upper case) and a Cc: repeating them: de-duplication is
+ * linear (a scan per address took about 7 s here), the result exact
+ * and in order.
+ */
+static void
+test_many_recipients(void)
+{
+	enum { N = 60000 };
+	struct msg_opts o;
+	struct fail f;
+	struct msg *m;
+	struct timespec a, b;
+	char *in = malloc((size_t)N * 60 + 100);
+	const struct strv *r;
+	size_t n = 0;
+	double secs;
+	int ok = 1;
+
+	memset(&o, 0, sizeof(o));
+	o.read_recipients = 1;
+	n += (size_t)sprintf(in, "To: ");
+	for (int i = 0; i < N; i++)
+		n += (size_t)sprintf(in + n, "u%d@example.org, u%d@EXAMPLE.org,"
+		    "\n ", i, i);
+	n += (size_t)sprintf(in + n, "x@y\nCc: u7@example.org, U7@example.org"
+	    "\n\nbody\n");
+	clock_gettime(CLOCK_MONOTONIC, &a);
+	m = load(in, n, &o, &f, 0);
+	clock_gettime(CLOCK_MONOTONIC, &b);
+	secs = (double)(b.tv_sec - a.tv_sec) + (b.tv_nsec - a.tv_nsec) / 1e9;
+	CHECK(m != NULL);
+	if (m == NULL) {
+		free(in);
+		return;
+	}
+	r = msg_recipients(m);
+	CHECK(r->n == N + 2);	/* x@y, and U7 (local parts are exact) */
+	for (int i = 0; i < N && ok; i++) {
+		char want[32];
+
+		snprintf(want, sizeof(want), "u%d@example.org", i);
+		ok = strcmp(r->v[i], want) == 0;
+	}
+	CHECK(ok);
+	CHECK_STR(r->v[N], "x@y");
+	CHECK_STR(r->v[N + 1], "U7@example.org");
+	CHECK(secs < 2.5);
+	if (secs >= 2.5)
+		fprintf(stderr, "  %d recipients took %.2f s\n", N, secs);
+	msg_free(m);
+	free(in);
+}
+
+/* ---- dead.letter: what msg_save_mbox (append_open) refuses ---- */
+
+static void
+put_file(const char *path, const char *text)
+{
+	int fd = open(path, O_WRONLY | O_CREAT | O_TRUNC, 0600);
+
+	if (fd == -1 || write(fd, text, strlen(text)) !=
+	    (ssize_t)strlen(text))
+		abort();
+	close(fd);
+}
+
+/* The file holds exactly text. */
+static int
+file_is(const char *path, const char *text)
+{
+	char buf[256];
+	int fd = open(path, O_RDONLY);
+	ssize_t r;
+
+	if (fd == -1)
+		return 0;
+	r = read(fd, buf, sizeof(buf));
+	close(fd);
+	return r == (ssize_t)strlen(text) && memcmp(buf, text, (size_t)r) == 0;
+}
+
+/* Saving m to path fails with FAIL_IO naming path and why. */
+static void
+refused(struct msg *m, const char *path, const char *why)
+{
+	struct fail f;
+
+	fail_reset(&f);
+	CHECK(msg_save_mbox(m, path, "a@b", &f) == -1);
+	CHECK(f.cls == FAIL_IO);
+	CHECK(strncmp(f.msg, path, strlen(path)) == 0);
+	CHECK(strstr(f.msg, why) != NULL);
+	if (strstr(f.msg, why) == NULL)
+		fprintf(stderr, "  got \"%s\", want \"%s\"\n", f.msg, why);
+}
+
+static void
+test_mbox_refused(void)
+{
+	char dl[256], target[256], other[256];
+	struct msg_opts o;
+	struct fail f;
+	struct stat sb;
+	struct msg *m;
+	mode_t um;
+
+	memset(&o, 0, sizeof(o));
+	m = load(L("Subject: x\n\nbody\n"), &o, &f, 0);
+	snprintf(dl, sizeof(dl), "%s/dead.letter", tmpdir);
+	snprintf(target, sizeof(target), "%s/target", tmpdir);
+	snprintf(other, sizeof(other), "%s/other", tmpdir);
+
+	/* a symbolic link is not followed: its target stays as it was */
+	put_file(target, "precious\n");
+	CHECK(symlink(target, dl) == 0);
+	refused(m, dl, ": is a symbolic link (not followed)");
+	CHECK(file_is(target, "precious\n"));
+	CHECK(lstat(dl, &sb) == 0 && S_ISLNK(sb.st_mode));
+	unlink(dl);
+	/* nor a dangling one: nothing is created where it points */
+	CHECK(symlink(other, dl) == 0);
+	refused(m, dl, ": is a symbolic link (not followed)");
+	CHECK(access(other, F_OK) == -1 && errno == ENOENT);
+	unlink(dl);
+
+	/* a FIFO (opening it must not wait for a reader), a directory */
+	CHECK(mkfifo(dl, 0600) == 0);
+	refused(m, dl, ": is not a regular file");
+	unlink(dl);
+	CHECK(mkdir(dl, 0700) == 0);
+	refused(m, dl, ": is not a regular file");
+	rmdir(dl);
+
+	/* a second name for a file of ours elsewhere */
+	CHECK(link(target, dl) == 0);
+	refused(m, dl, ": has 2 hard links");
+	CHECK(file_is(target, "precious\n"));
+	unlink(dl);
+
+	/* owned by someone else (root can chown: the tests run as root) */
+	put_file(dl, "theirs\n");
+	if (geteuid() == 0) {
+		CHECK(chown(dl, 65534, 65534) == 0);
+		refused(m, dl, ": is owned by uid 65534, not by uid 0");
+		CHECK(file_is(dl, "theirs\n"));
+	}
+	unlink(dl);
+	unlink(target);
+
+	/* created 0600 whatever the umask: it holds mail */
+	um = umask(0);
+	fail_reset(&f);
+	CHECK(msg_save_mbox(m, dl, "a@b", &f) == 0);
+	umask(um);
+	CHECK(stat(dl, &sb) == 0 && (sb.st_mode & 07777) == 0600);
+	unlink(dl);
+	msg_free(m);
+}
+
+/*
+ * A write that fails half-way (here: the file size limit) leaves no
+ * half entry behind: the mbox is as it was before.
+ */
+static void
+test_mbox_rollback(void)
+{
+	char dl[256], *big;
+	size_t n = 300000;
+	struct stat sb;
+	pid_t pid;
+	int status;
+
+	snprintf(dl, sizeof(dl), "%s/dead.letter", tmpdir);
+	put_file(dl, "From old Mon Jan  1 00:00:00 2024\nold\n\n");
+	big = malloc(n);
+	memcpy(big, "Subject: big\n\n", 14);
+	for (size_t i = 14; i < n; i++)
+		big[i] = i % 64 == 63 ? '\n' : 'a' + (char)(i % 26);
+	if ((pid = fork()) == 0) {
+		struct rlimit rl = { 100000, 100000 };
+		struct msg_opts o;
+		struct fail f;
+		struct msg *m;
+		int rc;
+
+		memset(&o, 0, sizeof(o));
+		signal(SIGXFSZ, SIG_IGN);
+		m = load(big, n, &o, &f, 0);
+		if (m == NULL || setrlimit(RLIMIT_FSIZE, &rl) == -1)
+			_exit(2);
+		fail_reset(&f);
+		rc = msg_save_mbox(m, dl, "a@b", &f);
+		_exit(rc == -1 && f.cls == FAIL_IO &&
+		    strstr(f.msg, ": write: ") != NULL ? 0 : 1);
+	}
+	CHECK(pid > 0 && waitpid(pid, &status, 0) == pid);
+	CHECK(WIFEXITED(status) && WEXITSTATUS(status) == 0);
+	CHECK(stat(dl, &sb) == 0 && sb.st_size == 39);
+	CHECK(file_is(dl, "From old Mon Jan  1 00:00:00 2024\nold\n\n"));
+	unlink(dl);
+	free(big);
+}
+
+/* Message i of the concurrency test: "Subject: i", then lines "i:...". */
+static char *
+conc_msg(int i, size_t n, size_t *lenp)
+{
+	char *s = malloc(n + 64);
+	size_t o = (size_t)sprintf(s, "Subject: %d\n\n", i);
+
+	while (o < n)
+		o += (size_t)sprintf(s + o, "%d:%0100d\n", i, i);
+	*lenp = o;
+	return s;
+}
+
+/* Every line of entry i (after its From line and header) is "i:...". */
+static int
+conc_entry_ok(const char *e, size_t len, int *id)
+{
+	const char *p = e, *end = e + len, *nl;
+	char want[32];
+	size_t wl, lines = 0;
+
+	if (sscanf(e, "From a@b %*s %*s %*s %*s %*s\nSubject: %d\n", id) != 1)
+		return 0;
+	wl = (size_t)snprintf(want, sizeof(want), "%d:", *id);
+	p = strstr(e, "\n\n");
+	if (p == NULL)
+		return 0;
+	for (p += 2; p < end && *p != '\n'; p = nl + 1) {
+		if ((nl = memchr(p, '\n', (size_t)(end - p))) == NULL ||
+		    (size_t)(nl - p) != wl + 100 || memcmp(p, want, wl) != 0)
+			return 0;
+		lines++;
+	}
+	return lines > 2000 && p + 1 == end;
+}
+
+/*
+ * Twenty runs failing at once (a cron burst) append to one dead.letter:
+ * every entry is whole, none interleaved with another.  Each message is
+ * several write(2)s long, so without the lock they would mix.
+ */
+static void
+test_mbox_concurrent(void)
+{
+	enum { N = 20 };
+	char dl[256], *all;
+	int go[2], seen[N] = { 0 }, good = 0, entries = 0, fd;
+	struct stat sb;
+	pid_t pids[N];
+	char *p, *next;
+
+	snprintf(dl, sizeof(dl), "%s/dead.letter", tmpdir);
+	unlink(dl);
+	if (pipe(go) == -1)
+		abort();
+	for (int i = 0; i < N; i++) {
+		if ((pids[i] = fork()) == 0) {
+			struct msg_opts o;
+			struct fail f;
+			struct msg *m;
+			size_t len;
+			char *s = conc_msg(i, 300000, &len), c;
+
+			memset(&o, 0, sizeof(o));
+			close(go[1]);
+			/* a pipe: the file input of load() is one shared path */
+			m = load(s, len, &o, &f, 1);
+			/* all start together: wait for the pipe to close */
+			if (m == NULL || read(go[0], &c, 1) != 0)
+				_exit(2);
+			fail_reset(&f);
+			_exit(msg_save_mbox(m, dl, "a@b", &f) == 0 ? 0 : 1);
+		}
+	}
+	close(go[0]);
+	usleep(200000);
+	close(go[1]);
+	for (int i = 0; i < N; i++) {
+		int status;
+
+		CHECK(waitpid(pids[i], &status, 0) == pids[i] &&
+		    WIFEXITED(status) && WEXITSTATUS(status) == 0);
+	}
+	CHECK(stat(dl, &sb) == 0 && sb.st_size > 0);
+	all = malloc((size_t)sb.st_size + 1);
+	fd = open(dl, O_RDONLY);
+	CHECK(fd != -1 && read(fd, all, (size_t)sb.st_size) == sb.st_size);
+	close(fd);
+	all[sb.st_size] = '\0';
+	/* entries start at "From " at the start of the file or after the
+	 * blank line that ends the previous one */
+	for (p = all; p != NULL && *p != '\0'; p = next) {
+		int id = -1;
+
+		next = strstr(p, "\n\nFrom a@b ");
+		if (next != NULL)
+			next += 2;
+		entries++;
+		if (conc_entry_ok(p, next ? (size_t)(next - p) :
+		    strlen(p), &id) && id >= 0 && id < N && !seen[id]++)
+			good++;
+	}
+	CHECK(entries == N);
+	CHECK(good == N);
+	if (good != N)
+		fprintf(stderr, "  %d entries, %d intact\n", entries, good);
+	free(all);
+	unlink(dl);
+}
+
 /* ---- the address parser ---- */
 
 static const struct {
@@ -1388,6 +1917,13 @@ main(void)
 	test_mbox();
 	test_addrlist();
 	test_addr();
+	test_qualify();
+	test_qualify_long();
+	test_huge_address();
+	test_many_recipients();
+	test_mbox_refused();
+	test_mbox_rollback();
+	test_mbox_concurrent();
 	rmdir(tmpdir);
 	T_DONE("msg");
 }
