@@ -19,10 +19,10 @@ SANFLAGS = -O1 -g -fsanitize=address,undefined -fno-omit-frame-pointer \
 	  -fno-sanitize-recover=all
 
 OBJS	= smtpsend.o $(LIBOBJS)
-LIBOBJS	= options.o smtp.o auth.o bs.o conf.o conn.o tlsio.o msg.o queue.o \
-	  report.o util.o addr.o
-HDRS	= smtp.h auth.h bs.h conf.h conn.h options.h queue.h tlsio.h msg.h \
-	  report.h util.h addr.h
+LIBOBJS	= front.o deliver.o cli.o envelope.o secret.o options.o smtp.o auth.o bs.o conf.o \
+	  conn.o tlsio.o msg.o queue.o report.o util.o addr.o
+HDRS	= cli.h envelope.h secret.h front.h deliver.h smtp.h auth.h bs.h \
+	  conf.h conn.h options.h queue.h tlsio.h msg.h report.h util.h addr.h
 # C unit tests: tests/unit/test_NAME.c, one binary each, linked with every
 # module but smtpsend.o (main).  A new one only needs its name here.
 UNITNAMES = util smtp msg auth conf queue bs addr

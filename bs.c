@@ -23,6 +23,7 @@
 #include <strings.h>
 #include <unistd.h>
 
+#include "addr.h"
 #include "bs.h"
 
 /* Input is read in blocks of this size; a whole command line
@@ -34,7 +35,6 @@
 /* Message data goes to the temporary file in blocks of this size. */
 #define FBUF		(64 * 1024)
 /* RFC 5321 4.5.3.1.3: a path is at most 256 octets with its brackets. */
-#define ADDR_MAX	254
 /* How much of a client's word a reply quotes: a parameter name
  * (RFC 5321 4.1.2 esmtp-keyword) is short; more is cut with "...". */
 #define QUOTE_MAX	64
@@ -109,9 +109,7 @@ static void	 file_put(struct bs *, const char *, size_t);
 static size_t	 data_step(struct bs *, struct dstate *, const char *,
 		    const char *);
 static int	 data_read(struct bs *);
-static int	 utf8_ok(const unsigned char *, size_t);
-static int	 domain_ok(const char *);
-static const char *addr_check(const char *, int);
+static const char *path_check(const char *, int, char *, size_t);
 static char	*path_parse(char *, const char *, char **);
 static int	 enh_ok(int, const char *);
 static int	 send_verdict(struct bs *, char *);
@@ -464,116 +462,28 @@ data_read(struct bs *b)
 
 /* ---- addresses ---- */
 
-/* Well-formed UTF-8 (RFC 3629): no overlong forms, no surrogates,
- * nothing above U+10FFFF. */
-static int
-utf8_ok(const unsigned char *s, size_t n)
-{
-	size_t i = 0, k;
-	unsigned long cp, min;
 
-	while (i < n) {
-		if (s[i] < 0x80) {
-			i++;
-			continue;
-		}
-		if ((s[i] & 0xe0) == 0xc0) {
-			k = 1; cp = s[i] & 0x1f; min = 0x80;
-		} else if ((s[i] & 0xf0) == 0xe0) {
-			k = 2; cp = s[i] & 0x0f; min = 0x800;
-		} else if ((s[i] & 0xf8) == 0xf0) {
-			k = 3; cp = s[i] & 0x07; min = 0x10000;
-		} else
-			return 0;
-		if (n - i <= k)
-			return 0;
-		for (size_t j = 1; j <= k; j++) {
-			if ((s[i + j] & 0xc0) != 0x80)
-				return 0;
-			cp = cp << 6 | (s[i + j] & 0x3f);
-		}
-		if (cp < min || cp > 0x10ffff || (cp >= 0xd800 && cp <= 0xdfff))
-			return 0;
-		i += k + 1;
-	}
-	return 1;
-}
 
-/* RFC 5321 4.1.2 Domain (labels of letters, digits, hyphens; U-labels
- * per RFC 6531) or address-literal ("[" dtext "]"). */
-static int
-domain_ok(const char *d)
-{
-	const unsigned char *p = (const unsigned char *)d;
-	size_t label = 0;
-
-	if (*p == '[') {
-		for (p++; *p != ']'; p++)
-			if (*p < 33 || *p > 126 || *p == '[' || *p == '\\')
-				return 0;
-		return p > (const unsigned char *)d + 1 && p[1] == '\0';
-	}
-	for (; *p != '\0'; p++) {
-		if (*p == '.') {
-			if (label == 0)
-				return 0;
-			label = 0;
-		} else if ((*p >= 'a' && *p <= 'z') || (*p >= 'A' &&
-		    *p <= 'Z') || (*p >= '0' && *p <= '9') || *p == '-' ||
-		    *p >= 0x80)
-			label++;
-		else
-			return 0;
-	}
-	return label > 0;
-}
 
 /*
- * Check a path's content (between the brackets; control bytes were
- * refused with the whole line).  Returns NULL if good, else why.
- * Source routes must already be stripped.  null_ok: "" is the null
- * reverse-path.
+ * RFC 5321 4.1.2 through the one address validator (addr.c); the
+ * domain may be left out ("root", for the aliases and maildomain).
+ * NULL, or the reason (in why) for the 501.
  */
 static const char *
-addr_check(const char *a, int null_ok)
+path_check(const char *a, int null_ok, char *why, size_t cap)
 {
-	static const char atext[] = "!#$%&'*+-/=?^_`{|}~.";
-	const unsigned char *p = (const unsigned char *)a;
-	size_t n = strlen(a);
+	struct fail f = { 0 };
+	const char *r;
 
-	if (n == 0)
-		return null_ok ? NULL : "empty address";
-	if (n > ADDR_MAX)
-		return "path too long";
-	if (!utf8_ok(p, n))
-		return "invalid UTF-8";
-	if (*p == '"') {
-		/* RFC 5321 4.1.2 Quoted-string, UTF-8 allowed (RFC 6531) */
-		for (p++; *p != '"'; p++) {
-			if (*p == '\\')
-				p++;
-			if (*p == '\0')
-				return "unterminated quoted local part";
-		}
-		p++;
-	} else {
-		/* Dot-string; ".." is tolerated, as Postfix does: such
-		 * addresses exist, the relay's server has the last word. */
-		for (; *p != '\0' && *p != '@'; p++)
-			if (!((*p >= 'a' && *p <= 'z') || (*p >= 'A' &&
-			    *p <= 'Z') || (*p >= '0' && *p <= '9') ||
-			    *p >= 0x80 || strchr(atext, *p) != NULL))
-				return "bad character in local part";
-		if (p == (const unsigned char *)a)
-			return "empty local part";
-	}
-	if (*p == '\0')
-		return NULL;	/* no domain: "root", for the aliases */
-	if (*p != '@')
-		return "bad local part";	/* "a"b@ */
-	if (!domain_ok((const char *)p + 1))
-		return "bad domain";
-	return NULL;
+	if (addr_check(a, ADDR_LOCAL_OK | ADDR_POSTMASTER_OK |
+	    (null_ok ? ADDR_NULL_OK : 0), null_ok ? "sender" : "recipient",
+	    NULL, &f) == 0)
+		return NULL;
+	/* "invalid sender address "x": REASON": the client knows x */
+	r = strstr(f.msg, "\": ");
+	xstrlcpy(why, r != NULL ? r + 3 : f.msg, cap);
+	return why;
 }
 
 /*
@@ -762,7 +672,7 @@ mail_params(struct bs *b, char *p)
 static int
 cmd_mail(struct bs *b, char *args)
 {
-	char *addr, *params;
+	char *addr, *params, buf[256];
 	const char *why;
 	int r;
 
@@ -770,7 +680,7 @@ cmd_mail(struct bs *b, char *args)
 		return reply(b, "503 5.5.1 Error: nested MAIL command");
 	if ((addr = path_parse(args, "FROM:", &params)) == NULL)
 		return reply(b, "501 5.5.4 Syntax: MAIL FROM:<address>");
-	if ((why = addr_check(addr, 1)) != NULL)
+	if ((why = path_check(addr, 1, buf, sizeof(buf))) != NULL)
 		return reply(b, "501 5.1.7 Bad sender address syntax: %s",
 		    why);
 	if ((r = mail_params(b, params)) != 1)
@@ -783,14 +693,14 @@ cmd_mail(struct bs *b, char *args)
 static int
 cmd_rcpt(struct bs *b, char *args)
 {
-	char *addr, *params;
+	char *addr, *params, buf[256];
 	const char *why;
 
 	if (!b->mail)
 		return reply(b, "503 5.5.1 Error: need MAIL command");
 	if ((addr = path_parse(args, "TO:", &params)) == NULL)
 		return reply(b, "501 5.5.4 Syntax: RCPT TO:<address>");
-	if ((why = addr_check(addr, 0)) != NULL)
+	if ((why = path_check(addr, 0, buf, sizeof(buf))) != NULL)
 		return reply(b, "501 5.1.3 Bad recipient address syntax: %s",
 		    why);
 	if (*params != '\0') {

@@ -21,11 +21,12 @@
  * buffered and flushed whenever the server would wait for input, so a
  * pipelining client (RFC 2920) gets them in order, in one write.
  *
- * Addresses are checked against RFC 5321 4.1.2 (dot-string or quoted
- * local part; domain name or address literal; the domain may be left
- * out: "root" is passed as is, for the caller's aliases and
- * maildomain); a source route (@a,@b:) is dropped (RFC 5321 C); any
- * control byte is refused.  UTF-8 is accepted in addresses with or
+ * Addresses are checked by addr.c, the one validator, against RFC 5321
+ * 4.1.2 and 4.5.3.1 (dot-string or quoted local part; domain name or
+ * address literal; sizes; no control byte, valid UTF-8 only); the
+ * domain may be left out: "root" is passed as is, for the caller's
+ * aliases and maildomain; a source route (@a,@b:) is dropped (RFC 5321
+ * C).  UTF-8 is accepted in addresses with or
  * without the SMTPUTF8 parameter: the relay engine adds SMTPUTF8
  * upstream when an address needs it.
  *

@@ -1631,6 +1631,12 @@ msg_is_8bit(const struct msg *m)
 	return m->is8bit;
 }
 
+off_t
+msg_input_size(const struct msg *m)
+{
+	return m->inlen - m->orig_off;
+}
+
 int
 msg_rewind(struct msg *m, struct fail *f)
 {

@@ -97,6 +97,8 @@ const char	*msg_from_addr(const struct msg *);
 off_t		 msg_size(const struct msg *);
 /* Size of the (rewritten) header section incl. the empty line. */
 size_t		 msg_header_size(const struct msg *);
+/* Octets of the input as read (0: an empty input). */
+off_t		 msg_input_size(const struct msg *);
 /* Non-zero if the output has any octet >= 0x80. */
 int		 msg_is_8bit(const struct msg *);
 

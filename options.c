@@ -3,15 +3,20 @@
  * config file, their validation, and the derived settings.
  */
 #include <stddef.h>
+#include <unistd.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
 
 #include "auth.h"
+#include "cli.h"
+#include "conf.h"
 #include "options.h"
 
-typedef int (*setter)(struct opts *, const char *, struct fail *);
+struct setting;
+typedef int (*setter)(struct opts *, const struct setting *, const char *,
+    struct fail *);
 
 enum kind {
 	K_STR,		/* a string field */
@@ -25,92 +30,118 @@ enum kind {
 
 struct setting {
 	const char	*name;
+	int		 shortopt;	/* its short option, or 0 */
+	enum opts_arg	 arg;		/* on the command line */
 	enum kind	 kind;
 	size_t		 off;		/* field for K_STR / K_FLAG */
 	setter		 fn;		/* K_FN */
 	int		 where;
 };
 
-static int	 set_port(struct opts *, const char *, struct fail *);
-static int	 set_timeout(struct opts *, const char *, struct fail *);
-static int	 set_tls(struct opts *, const char *, struct fail *);
-static int	 set_certcheck(struct opts *, const char *, struct fail *);
-static int	 set_minver(struct opts *, const char *, struct fail *);
-static int	 set_tlsfile(struct opts *, const char *, struct fail *);
-static int	 set_auth(struct opts *, const char *, struct fail *);
-static int	 set_protocol(struct opts *, const char *, struct fail *);
-static int	 set_notify(struct opts *, const char *, struct fail *);
-static int	 set_ret(struct opts *, const char *, struct fail *);
-static int	 set_envid(struct opts *, const char *, struct fail *);
-static int	 set_fullname(struct opts *, const char *, struct fail *);
-static int	 set_setfrom(struct opts *, const char *, struct fail *);
-static int	 set_setdate(struct opts *, const char *, struct fail *);
-static int	 set_setmsgid(struct opts *, const char *, struct fail *);
-static int	 set_report(struct opts *, const char *, struct fail *);
-static int	 set_syslog(struct opts *, const char *, struct fail *);
-static int	 set_mode(struct opts *, const char *, struct fail *);
-static int	 set_verbose(struct opts *, const char *, struct fail *);
-static int	 set_name(struct opts *, const char *, struct fail *);
-static int	 set_from(struct opts *, const char *, struct fail *);
-static int	 set_passeval(struct opts *, const char *, struct fail *);
+static int	 set_port(struct opts *, const struct setting *, const char *,
+	    struct fail *);
+static int	 set_timeout(struct opts *, const struct setting *, const char *,
+	    struct fail *);
+static int	 set_tls(struct opts *, const struct setting *, const char *,
+	    struct fail *);
+static int	 set_certcheck(struct opts *, const struct setting *, const char *,
+	    struct fail *);
+static int	 set_minver(struct opts *, const struct setting *, const char *,
+	    struct fail *);
+static int	 set_tlsfile(struct opts *, const struct setting *, const char *,
+	    struct fail *);
+static int	 set_auth(struct opts *, const struct setting *, const char *,
+	    struct fail *);
+static int	 set_protocol(struct opts *, const struct setting *, const char *,
+	    struct fail *);
+static int	 set_notify(struct opts *, const struct setting *, const char *,
+	    struct fail *);
+static int	 set_ret(struct opts *, const struct setting *, const char *,
+	    struct fail *);
+static int	 set_envid(struct opts *, const struct setting *, const char *,
+	    struct fail *);
+static int	 set_fullname(struct opts *, const struct setting *, const char *,
+	    struct fail *);
+static int	 set_setfrom(struct opts *, const struct setting *, const char *,
+	    struct fail *);
+static int	 set_setdate(struct opts *, const struct setting *, const char *,
+	    struct fail *);
+static int	 set_setmsgid(struct opts *, const struct setting *, const char *,
+	    struct fail *);
+static int	 set_report(struct opts *, const struct setting *, const char *,
+	    struct fail *);
+static int	 set_syslog(struct opts *, const struct setting *, const char *,
+	    struct fail *);
+static int	 set_mode(struct opts *, const struct setting *, const char *,
+	    struct fail *);
+static int	 set_verbose(struct opts *, const struct setting *, const char *,
+	    struct fail *);
+static int	 set_name(struct opts *, const struct setting *, const char *,
+	    struct fail *);
+static int	 set_from(struct opts *, const struct setting *, const char *,
+	    struct fail *);
+static int	 set_passeval(struct opts *, const struct setting *, const char *,
+	    struct fail *);
 
-#define S(n, f, w)	{ n, K_STR, offsetof(struct opts, f), NULL, w }
-#define B(n, f, w)	{ n, K_FLAG, offsetof(struct opts, f), NULL, w }
-#define F(n, fn, w)	{ n, K_FN, 0, fn, w }
+/* a string, an on/off flag, a function; c: short option, a: argument */
+#define S(n, c, a, f, w)	{ n, c, a, K_STR, offsetof(struct opts, f), NULL, w }
+#define B(n, c, a, f, w)	{ n, c, a, K_FLAG, offsetof(struct opts, f), NULL, w }
+#define F(n, c, a, fn, w)	{ n, c, a, K_FN, 0, fn, w }
+#define REQ	OPTS_ARG_REQUIRED
+#define OPT	OPTS_ARG_OPTIONAL
+#define NONE	OPTS_ARG_NONE
 
 static const struct setting table[] = {
-	F("host",		set_name,	CLI | CFG),
-	F("port",		set_port,	CLI | CFG),
-	F("domain",		set_name,	CLI | CFG),
-	S("source-ip",		source_ip,	CLI | CFG),
-	F("protocol",		set_protocol,	CLI | CFG),
-	F("timeout",		set_timeout,	CLI | CFG),
-	F("tls",		set_tls,	CLI | CFG),
-	F("tls-trust-file",	set_tlsfile,	CLI | CFG),
-	F("tls-cert-file",	set_tlsfile,	CLI | CFG),
-	F("tls-key-file",	set_tlsfile,	CLI | CFG),
-	F("tls-fingerprint",	set_tlsfile,	CLI | CFG),
-	F("tls-certcheck",	set_certcheck,	CLI | CFG),
-	F("tls-min-version",	set_minver,	CLI | CFG),
-	S("tls-host",		tls_host,	CLI | CFG),
-	F("auth",		set_auth,	CLI | CFG),
-	F("user",		set_name,	CLI | CFG),
-	S("password",		password,	CFG),
-	F("passwordeval",	set_passeval,	CLI | CFG),
-	F("from",		set_from,	CLI | CFG),
-	F("fullname",		set_fullname,	CLI | CFG),
-	S("file",		file,		CLI),
-	F("dsn-notify",		set_notify,	CLI | CFG),
-	F("dsn-return",		set_ret,	CLI | CFG),
-	F("dsn-envid",		set_envid,	CLI | CFG),
-	B("read-recipients",	read_rcpts,	CLI | CFG),
-	B("allow-partial",	allow_partial,	CLI | CFG),
-	S("aliases",		aliases,	CLI | CFG),
-	S("maildomain",		maildomain,	CLI | CFG),
-	B("auto-from",		auto_from,	CLI | CFG),
-	B("allow-from-override", allow_from_override, CLI | CFG),
-	F("set-from-header",	set_setfrom,	CLI | CFG),
-	F("set-date-header",	set_setdate,	CLI | CFG),
-	F("set-msgid-header",	set_setmsgid,	CLI | CFG),
-	B("remove-bcc-headers",	remove_bcc,	CLI | CFG),
-	B("undisclosed-recipients", undisclosed, CLI | CFG),
-	S("queue",		queue,		CLI | CFG),
-	B("queue-only",		queue_only,	CLI | CFG),
-	F("report",		set_report,	CLI | CFG),
-	S("logfile",		logfile,	CLI | CFG),
-	F("syslog",		set_syslog,	CLI | CFG),
-	F("verbose",		set_verbose,	CLI | CFG),
-	B("quiet",		quiet,		CLI | CFG),
-	B("pretend",		pretend,	CLI),
-	F("serverinfo",		set_mode,	CLI),
-	F("flush",		set_mode,	CLI),
-	F("list-queue",		set_mode,	CLI),
-	S("config",		config,		CLI),
-	S("account",		account,	CLI),
+	F("host", 0, REQ,               set_name, CLI | CFG),
+	F("port", 0, REQ,               set_port, CLI | CFG),
+	F("domain", 0, REQ,             set_name, CLI | CFG),
+	S("source-ip", 0, REQ,          source_ip, CLI | CFG),
+	F("protocol", 0, REQ,           set_protocol, CLI | CFG),
+	F("timeout", 0, REQ,            set_timeout, CLI | CFG),
+	F("tls", 0, REQ,                set_tls, CLI | CFG),
+	F("tls-trust-file", 0, REQ,     set_tlsfile, CLI | CFG),
+	F("tls-cert-file", 0, REQ,      set_tlsfile, CLI | CFG),
+	F("tls-key-file", 0, REQ,       set_tlsfile, CLI | CFG),
+	F("tls-fingerprint", 0, REQ,    set_tlsfile, CLI | CFG),
+	F("tls-certcheck", 0, REQ,      set_certcheck, CLI | CFG),
+	F("tls-min-version", 0, REQ,    set_minver, CLI | CFG),
+	S("tls-host", 0, REQ,           tls_host, CLI | CFG),
+	F("auth", 0, OPT,               set_auth, CLI | CFG),
+	F("user", 0, REQ,               set_name, CLI | CFG),
+	S("password", 0, REQ,           password, CFG),
+	F("passwordeval", 0, REQ,       set_passeval, CLI | CFG),
+	F("from", 'f', REQ,             set_from, CLI | CFG),
+	F("fullname", 'F', REQ,         set_fullname, CLI | CFG),
+	S("file", 0, REQ,               file, CLI),
+	F("dsn-notify", 'N', REQ,       set_notify, CLI | CFG),
+	F("dsn-return", 'R', REQ,       set_ret, CLI | CFG),
+	F("dsn-envid", 'V', REQ,        set_envid, CLI | CFG),
+	B("read-recipients", 't', OPT,  read_rcpts, CLI | CFG),
+	B("allow-partial", 0, OPT,      allow_partial, CLI | CFG),
+	S("aliases", 0, REQ,            aliases, CLI | CFG),
+	S("maildomain", 0, REQ,         maildomain, CLI | CFG),
+	B("auto-from", 0, OPT,          auto_from, CLI | CFG),
+	B("allow-from-override", 0, OPT, allow_from_override, CLI | CFG),
+	F("set-from-header", 0, REQ,    set_setfrom, CLI | CFG),
+	F("set-date-header", 0, REQ,    set_setdate, CLI | CFG),
+	F("set-msgid-header", 0, REQ,   set_setmsgid, CLI | CFG),
+	B("remove-bcc-headers", 0, OPT, remove_bcc, CLI | CFG),
+	B("undisclosed-recipients", 0, OPT, undisclosed, CLI | CFG),
+	S("queue", 0, REQ,              queue, CLI | CFG),
+	B("queue-only", 0, OPT,         queue_only, CLI | CFG),
+	F("report", 0, REQ,             set_report, CLI | CFG),
+	S("logfile", 'X', REQ,          logfile, CLI | CFG),
+	F("syslog", 0, OPT,             set_syslog, CLI | CFG),
+	F("verbose", 'v', NONE,         set_verbose, CLI | CFG),
+	B("quiet", 0, OPT,              quiet, CLI | CFG),
+	B("pretend", 'P', NONE,         pretend, CLI),
+	F("serverinfo", 'S', NONE,      set_mode, CLI),
+	F("flush", 'q', NONE,           set_mode, CLI),
+	F("list-queue", 0, NONE,        set_mode, CLI),
+	S("config", 'C', REQ,           config, CLI),
+	S("account", 'a', REQ,          account, CLI),
 };
 
-/* the name being set, for the K_FN functions that serve several */
-static const char *cur;
 
 void
 opts_init(struct opts *o)
@@ -179,48 +210,38 @@ parse_bool(const char *v)
 	return -1;
 }
 
-/* The short flag of a setting, for error messages, or "". */
-static const char *
-short_flag(const char *name)
-{
-	static const char *const t[][2] = { { "from", " (-f)" },
-	    { "fullname", " (-F)" }, { "dsn-notify", " (-N)" },
-	    { "dsn-return", " (-R)" }, { "dsn-envid", " (-V)" },
-	    { "config", " (-C)" }, { "account", " (-a)" },
-	    { "logfile", " (-X)" } };
-
-	for (size_t i = 0; i < sizeof(t) / sizeof(t[0]); i++)
-		if (strcmp(t[i][0], name) == 0)
-			return t[i][1];
-	return "";
-}
-
+/* "invalid --from (-f) value 'x' (why)" */
 static int
-bad(struct fail *f, const char *why, const char *v)
+bad(struct fail *f, const struct setting *s, const char *why, const char *v)
 {
-	char shown[128];
+	char shown[128], flag[8] = "";
 
 	sanitize(shown, sizeof(shown), v ? v : "", v ? strlen(v) : 0);
-	fail_set(f, FAIL_USAGE, "invalid --%s%s value '%s'%s%s", cur,
-	    short_flag(cur), shown, why ? " " : "", why ? why : "");
+	if (s->shortopt != 0)
+		snprintf(flag, sizeof(flag), " (-%c)", s->shortopt);
+	fail_set(f, FAIL_USAGE, "invalid --%s%s value '%s'%s%s", s->name,
+	    flag, shown, why ? " " : "", why ? why : "");
 	return -1;
 }
 
 static int
-set_name(struct opts *o, const char *v, struct fail *f)
+set_name(struct opts *o, const struct setting *s, const char *v,
+    struct fail *f)
 {
-	char **field = strcmp(cur, "host") == 0 ? &o->host :
-	    strcmp(cur, "domain") == 0 ? &o->domain : &o->user;
+	char **field = strcmp(s->name, "host") == 0 ? &o->host :
+	    strcmp(s->name, "domain") == 0 ? &o->domain : &o->user;
 
 	if (v == NULL || *v == '\0' || has_ctl(v) || strchr(v, ' ') != NULL)
-		return bad(f, NULL, v);
+		return bad(f, s, NULL, v);
 	replace(field, v);
 	return 0;
 }
 
 static int
-set_from(struct opts *o, const char *v, struct fail *f)
+set_from(struct opts *o, const struct setting *s, const char *v,
+    struct fail *f)
 {
+	(void)s;
 	/* CR or LF in an address is a data error (SPEC: 65), the
 	 * classic header and command injection */
 	if (v == NULL || has_ctl(v)) {
@@ -236,15 +257,16 @@ set_from(struct opts *o, const char *v, struct fail *f)
 }
 
 static int
-set_passeval(struct opts *o, const char *v, struct fail *f)
+set_passeval(struct opts *o, const struct setting *s, const char *v,
+    struct fail *f)
 {
 	/* a shell command: newlines and tabs are its own business */
 	for (const char *p = v ? v : ""; *p; p++)
 		if (((unsigned char)*p < 0x20 && *p != '\n' && *p != '\t') ||
 		    *p == 0x7f)
-			return bad(f, NULL, v);
+			return bad(f, s, NULL, v);
 	if (v == NULL || *v == '\0')
-		return bad(f, NULL, v);
+		return bad(f, s, NULL, v);
 	replace(&o->passwordeval, v);
 	return 0;
 }
@@ -262,17 +284,19 @@ num(const char *v, long lo, long hi)
 }
 
 static int
-set_port(struct opts *o, const char *v, struct fail *f)
+set_port(struct opts *o, const struct setting *s, const char *v,
+    struct fail *f)
 {
 	if (num(v, 1, 65535) < 0)
-		return bad(f, "(1 to 65535)", v);
+		return bad(f, s, "(1 to 65535)", v);
 	replace(&o->port, v);
 	o->port_set = 1;
 	return 0;
 }
 
 static int
-set_timeout(struct opts *o, const char *v, struct fail *f)
+set_timeout(struct opts *o, const struct setting *s, const char *v,
+    struct fail *f)
 {
 	long n;
 
@@ -282,13 +306,14 @@ set_timeout(struct opts *o, const char *v, struct fail *f)
 	}
 	/* a day: longer than any RFC 5321 4.5.3.2 deadline */
 	if ((n = num(v, 1, 86400)) < 0)
-		return bad(f, "(1 to 86400 seconds)", v);
+		return bad(f, s, "(1 to 86400 seconds)", v);
 	o->timeout = (int)n;
 	return 0;
 }
 
 static int
-set_tls(struct opts *o, const char *v, struct fail *f)
+set_tls(struct opts *o, const struct setting *s, const char *v,
+    struct fail *f)
 {
 	static const char *const names[] = { "auto", "starttls", "implicit",
 	    "off" };
@@ -298,49 +323,53 @@ set_tls(struct opts *o, const char *v, struct fail *f)
 			o->tls = (enum smtp_tls)i;
 			return 0;
 		}
-	return bad(f, "(auto, starttls, implicit, off)", v);
+	return bad(f, s, "(auto, starttls, implicit, off)", v);
 }
 
 static int
-set_certcheck(struct opts *o, const char *v, struct fail *f)
+set_certcheck(struct opts *o, const struct setting *s, const char *v,
+    struct fail *f)
 {
 	int b = parse_bool(v);
 
 	if (b < 0)
-		return bad(f, "(on or off)", v);
+		return bad(f, s, "(on or off)", v);
 	o->tlso.nocheck = !b;
 	return 0;
 }
 
 static int
-set_minver(struct opts *o, const char *v, struct fail *f)
+set_minver(struct opts *o, const struct setting *s, const char *v,
+    struct fail *f)
 {
 	if (v != NULL && strcmp(v, "1.2") == 0)
 		o->tlso.min_version = 12;
 	else if (v != NULL && strcmp(v, "1.3") == 0)
 		o->tlso.min_version = 13;
 	else
-		return bad(f, "(1.2 or 1.3)", v);
+		return bad(f, s, "(1.2 or 1.3)", v);
 	return 0;
 }
 
 static int
-set_tlsfile(struct opts *o, const char *v, struct fail *f)
+set_tlsfile(struct opts *o, const struct setting *s, const char *v,
+    struct fail *f)
 {
-	const char **field = strcmp(cur, "tls-trust-file") == 0 ?
-	    &o->tlso.trust_file : strcmp(cur, "tls-cert-file") == 0 ?
-	    &o->tlso.cert_file : strcmp(cur, "tls-key-file") == 0 ?
+	const char **field = strcmp(s->name, "tls-trust-file") == 0 ?
+	    &o->tlso.trust_file : strcmp(s->name, "tls-cert-file") == 0 ?
+	    &o->tlso.cert_file : strcmp(s->name, "tls-key-file") == 0 ?
 	    &o->tlso.key_file : &o->tlso.fingerprint;
 
 	if (v == NULL || *v == '\0' || has_ctl(v))
-		return bad(f, NULL, v);
+		return bad(f, s, NULL, v);
 	free((char *)*field);
 	*field = xstrdup(v);
 	return 0;
 }
 
 static int
-set_auth(struct opts *o, const char *v, struct fail *f)
+set_auth(struct opts *o, const struct setting *s, const char *v,
+    struct fail *f)
 {
 	int m;
 
@@ -352,33 +381,35 @@ set_auth(struct opts *o, const char *v, struct fail *f)
 	else if ((m = sasl_mech_parse(v)) >= 0)
 		o->auth = m;
 	else
-		return bad(f, "(on, off, plain, login, cram-md5, "
+		return bad(f, s, "(on, off, plain, login, cram-md5, "
 		    "scram-sha-256, scram-sha-1, xoauth2, oauthbearer, "
 		    "external)", v);
 	return 0;
 }
 
 static int
-set_protocol(struct opts *o, const char *v, struct fail *f)
+set_protocol(struct opts *o, const struct setting *s, const char *v,
+    struct fail *f)
 {
 	if (v != NULL && strcmp(v, "smtp") == 0)
 		o->proto = SMTP_PROTO_SMTP;
 	else if (v != NULL && strcmp(v, "lmtp") == 0)
 		o->proto = SMTP_PROTO_LMTP;
 	else
-		return bad(f, "(smtp or lmtp)", v);
+		return bad(f, s, "(smtp or lmtp)", v);
 	return 0;
 }
 
 static int
-set_notify(struct opts *o, const char *v, struct fail *f)
+set_notify(struct opts *o, const struct setting *s, const char *v,
+    struct fail *f)
 {
 	/* RFC 3461 4.1: NEVER alone, or a list of the others */
 	char *copy, *tok, *save = NULL;
 	int never = 0, other = 0, ok = 1;
 
 	if (v == NULL || *v == '\0')
-		return bad(f, NULL, v);
+		return bad(f, s, NULL, v);
 	if (strcmp(v, "off") == 0) {
 		replace(&o->dsn_notify, NULL);
 		return 0;
@@ -397,13 +428,14 @@ set_notify(struct opts *o, const char *v, struct fail *f)
 	}
 	free(copy);
 	if (!ok || never == other)
-		return bad(f, "(never, or success,delay,failure)", v);
+		return bad(f, s, "(never, or success,delay,failure)", v);
 	replace(&o->dsn_notify, v);
 	return 0;
 }
 
 static int
-set_ret(struct opts *o, const char *v, struct fail *f)
+set_ret(struct opts *o, const struct setting *s, const char *v,
+    struct fail *f)
 {
 	if (v != NULL && strcmp(v, "off") == 0) {
 		replace(&o->dsn_ret, NULL);
@@ -411,25 +443,28 @@ set_ret(struct opts *o, const char *v, struct fail *f)
 	}
 	if (v == NULL || (strcasecmp(v, "full") != 0 &&
 	    strcasecmp(v, "hdrs") != 0 && strcasecmp(v, "headers") != 0))
-		return bad(f, "(full or hdrs)", v);
+		return bad(f, s, "(full or hdrs)", v);
 	replace(&o->dsn_ret, strcasecmp(v, "full") == 0 ? "full" : "hdrs");
 	return 0;
 }
 
 static int
-set_envid(struct opts *o, const char *v, struct fail *f)
+set_envid(struct opts *o, const struct setting *s, const char *v,
+    struct fail *f)
 {
 	/* RFC 3461 4.4: at most 100 characters */
 	if (v == NULL || *v == '\0' || has_ctl(v) || strlen(v) > 100)
-		return bad(f, NULL, v);
+		return bad(f, s, NULL, v);
 	replace(&o->dsn_envid, v);
 	return 0;
 }
 
 static int
-set_fullname(struct opts *o, const char *v, struct fail *f)
+set_fullname(struct opts *o, const struct setting *s, const char *v,
+    struct fail *f)
 {
-	if (v == NULL || has_ctl(v)) {
+	(void)s;
+	if (v == NULL || has_ctl_utf8(v)) {
 		/* header injection through -F is a data error */
 		fail_set(f, FAIL_DATA, "control character in the -F name");
 		return -1;
@@ -454,40 +489,46 @@ tri(const char *v, enum tri *t, int allow_on)
 }
 
 static int
-set_setfrom(struct opts *o, const char *v, struct fail *f)
+set_setfrom(struct opts *o, const struct setting *s, const char *v,
+    struct fail *f)
 {
 	return tri(v, &o->set_from, 1) == 0 ? 0 :
-	    bad(f, "(auto, on or off)", v);
+	    bad(f, s, "(auto, on or off)", v);
 }
 
 static int
-set_setdate(struct opts *o, const char *v, struct fail *f)
+set_setdate(struct opts *o, const struct setting *s, const char *v,
+    struct fail *f)
 {
-	return tri(v, &o->set_date, 0) == 0 ? 0 : bad(f, "(auto or off)", v);
+	return tri(v, &o->set_date, 0) == 0 ? 0 : bad(f, s, "(auto or off)", v);
 }
 
 static int
-set_setmsgid(struct opts *o, const char *v, struct fail *f)
+set_setmsgid(struct opts *o, const struct setting *s, const char *v,
+    struct fail *f)
 {
-	return tri(v, &o->set_msgid, 0) == 0 ? 0 : bad(f, "(auto or off)", v);
+	return tri(v, &o->set_msgid, 0) == 0 ? 0 : bad(f, s, "(auto or off)", v);
 }
 
 static int
-set_report(struct opts *o, const char *v, struct fail *f)
+set_report(struct opts *o, const struct setting *s, const char *v,
+    struct fail *f)
 {
 	if (v != NULL && strcmp(v, "json") == 0)
 		o->report_json = 1;
 	else if (v != NULL && strcmp(v, "off") == 0)
 		o->report_json = 0;
 	else
-		return bad(f, "(json or off)", v);
+		return bad(f, s, "(json or off)", v);
 	return 0;
 }
 
 static int
-set_syslog(struct opts *o, const char *v, struct fail *f)
+set_syslog(struct opts *o, const struct setting *s, const char *v,
+    struct fail *f)
 {
 	int b = parse_bool(v);
+	(void)s;
 
 	(void)f;
 	if (b == 0)
@@ -498,33 +539,38 @@ set_syslog(struct opts *o, const char *v, struct fail *f)
 }
 
 static int
-set_verbose(struct opts *o, const char *v, struct fail *f)
+set_verbose(struct opts *o, const struct setting *s, const char *v,
+    struct fail *f)
 {
 	int b = parse_bool(v);
 
 	if (b < 0)
-		return bad(f, "(on or off)", v);
+		return bad(f, s, "(on or off)", v);
 	o->verbose = b ? o->verbose + 1 : 0;
 	return 0;
 }
 
 static int
-set_mode(struct opts *o, const char *v, struct fail *f)
+set_mode(struct opts *o, const struct setting *s, const char *v,
+    struct fail *f)
 {
 	(void)v;
 	(void)f;
-	o->mode = strcmp(cur, "serverinfo") == 0 ? MODE_SERVERINFO :
-	    strcmp(cur, "flush") == 0 ? MODE_FLUSH : MODE_LIST;
+	o->mode = strcmp(s->name, "serverinfo") == 0 ? MODE_SERVERINFO :
+	    strcmp(s->name, "flush") == 0 ? MODE_FLUSH : MODE_LIST;
 	return 0;
 }
 
-int
-opts_known(const char *name)
+const char *
+opts_name(size_t i, int *shortopt, enum opts_arg *arg)
 {
-	for (size_t i = 0; i < sizeof(table) / sizeof(table[0]); i++)
-		if (strcmp(table[i].name, name) == 0)
-			return 1;
-	return 0;
+	if (i >= sizeof(table) / sizeof(table[0]))
+		return NULL;
+	if (shortopt != NULL)
+		*shortopt = table[i].where & CLI ? table[i].shortopt : 0;
+	if (arg != NULL)
+		*arg = table[i].arg;
+	return table[i].name;
 }
 
 int
@@ -548,20 +594,19 @@ opts_set(struct opts *o, const char *name, const char *v, int from_config,
 			    "on the command line");
 		return -1;
 	}
-	cur = name;
 	switch (s->kind) {
 	case K_STR:
 		if (v != NULL && has_ctl(v))
-			return bad(f, NULL, v);
+			return bad(f, s, NULL, v);
 		replace((char **)((char *)o + s->off), v ? v : "");
 		return 0;
 	case K_FLAG:
 		if ((b = parse_bool(v)) < 0)
-			return bad(f, "(on or off)", v);
+			return bad(f, s, "(on or off)", v);
 		*(int *)((char *)o + s->off) = b;
 		return 0;
 	default:
-		return s->fn(o, v, f);
+		return s->fn(o, s, v, f);
 	}
 }
 
@@ -650,4 +695,113 @@ opts_print(const struct opts *o, FILE *fp)
 		fprintf(fp, "dsn-notify: %s\n", o->dsn_notify);
 	if (o->dsn_ret)
 		fprintf(fp, "dsn-return: %s\n", o->dsn_ret);
+}
+
+/* msmtp's %U (user), %H (host name), %C (canonical), %M (maildomain) */
+static char *
+expand(const char *s, const struct opts *o)
+{
+	char host[256] = "localhost";
+	struct buf {
+		char	*p;
+		size_t	 n;
+	} out = { xmalloc(1), 0 };
+
+	if (gethostname(host, sizeof(host) - 1) != 0)
+		xstrlcpy(host, "localhost", sizeof(host));
+	host[sizeof(host) - 1] = '\0';
+	for (; *s; s++) {
+		const char *put = NULL;
+		size_t k;
+
+		if (s[0] == '%' && s[1] != '\0') {
+			switch (s[1]) {
+			case 'U': put = user_login(); break;
+			case 'H': put = host; break;
+			case 'C': put = host_fqdn(); break;
+			case 'M': put = o->maildomain ? o->maildomain :
+			    host_fqdn(); break;
+			}
+		}
+		if (put == NULL)
+			put = s, k = 1;
+		else
+			k = strlen(put), s++;
+		out.p = xrealloc(out.p, out.n + k + 1);
+		memcpy(out.p + out.n, put, k);
+		out.n += k;
+	}
+	out.p[out.n] = '\0';
+	return out.p;
+}
+
+/* Expand a %-pattern setting in place. */
+static void
+expand_field(char **field, const struct opts *o)
+{
+	char *v;
+
+	if (*field == NULL || strchr(*field, '%') == NULL)
+		return;
+	v = expand(*field, o);
+	free(*field);
+	*field = v;
+}
+
+/* The config file's items, then the command line's (msmtp
+ * allow_from_override off: the account's from stands). */
+static int
+apply_all(struct opts *o, const struct conf *conf, const struct cli *c,
+    struct fail *f)
+{
+	for (size_t i = 0; i < conf->n; i++) {
+		const struct conf_item *it = &conf->v[i];
+
+		if (opts_set(o, it->key, it->value, 1, f) == -1) {
+			char why[sizeof(f->msg)];
+
+			xstrlcpy(why, f->msg, sizeof(why));
+			fail_reset(f);
+			fail_set(f, FAIL_CONFIG, "%s:%d: %s", it->file,
+			    it->line, why);
+			return -1;
+		}
+	}
+	for (size_t i = 0; i < c->n; i++) {
+		if (strcmp(c->v[i].name, "from") == 0 &&
+		    !o->allow_from_override && o->from != NULL)
+			continue;
+		if (opts_set(o, c->v[i].name, c->v[i].value, 0, f) == -1)
+			return -1;
+	}
+	return 0;
+}
+
+int
+opts_load(struct opts *o, const struct cli *c, struct fail *f)
+{
+	struct conf conf;
+	int rc;
+
+	memset(&conf, 0, sizeof(conf));
+	if (conf_load(cli_last(c, "config"), cli_last(c, "account"),
+	    cli_last(c, "from"), &conf, f) == -1) {
+		conf_free(&conf);
+		return -1;
+	}
+	rc = apply_all(o, &conf, c, f);
+	if (conf.path != NULL)
+		o->config_path = xstrdup(conf.path);
+	if (conf.account != NULL)
+		o->account_name = xstrdup(conf.account);
+	conf_free(&conf);
+	if (rc == -1)
+		return -1;
+	if (c->bs)
+		o->mode = MODE_BS;
+	if (o->domain == NULL)
+		o->domain = xstrdup(host_fqdn());
+	expand_field(&o->domain, o);
+	expand_field(&o->from, o);
+	return opts_finish(o, f);
 }

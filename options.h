@@ -80,8 +80,23 @@ void	 opts_free(struct opts *);
 int	 opts_set(struct opts *, const char *name, const char *value,
 	    int from_config, struct fail *);
 
-/* Whether a name is a setting (for exact long option matching). */
-int	 opts_known(const char *name);
+/*
+ * The settings table, for cli.c: the i-th setting's long option name,
+ * its short option (0 if none, or if it is a config-file-only key) and
+ * its argument on the command line; NULL past the end.
+ */
+enum opts_arg { OPTS_ARG_NONE, OPTS_ARG_REQUIRED, OPTS_ARG_OPTIONAL };
+const char *opts_name(size_t i, int *shortopt, enum opts_arg *arg);
+
+/*
+ * Every setting, in order: built-in defaults < the config file's
+ * defaults < its account (-C, -a and -f choose file and account) <
+ * the command line; then msmtp's %U %H %C %M in domain and from, then
+ * opts_finish.  FAIL_CONFIG for the file ("FILE:LINE: why"), FAIL_USAGE
+ * or FAIL_DATA for the command line.
+ */
+struct cli;
+int	 opts_load(struct opts *, const struct cli *, struct fail *);
 
 /* Settings derived from others (port 465 and implicit TLS, the TLS
  * host name, auth implied by --user); -1 with f set on conflicts. */

@@ -5,6 +5,8 @@
 #include <fcntl.h>
 #include <limits.h>
 #include <poll.h>
+#include <pwd.h>
+#include <netdb.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -284,6 +286,8 @@ now_ms(void)
 	return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
+volatile sig_atomic_t util_signal;
+
 int
 poll_until(int fd, short events, long long deadline)
 {
@@ -304,6 +308,12 @@ poll_until(int fd, short events, long long deadline)
 			return 1;
 		if (n < 0 && errno != EINTR)
 			return -1;
+		/* SIGTERM and friends: give up waiting, the caller keeps
+		 * the message (SPEC "Process and files") */
+		if (n < 0 && util_signal != 0) {
+			errno = EINTR;
+			return -1;
+		}
 	}
 }
 
@@ -455,4 +465,78 @@ fail:
 	fail_set(f, FAIL_IO, "%s: %s", path, strerror(errno));
 	close(fd);
 	return -1;
+}
+
+const char *
+host_fqdn(void)
+{
+	static char name[256];
+	struct addrinfo hints, *res = NULL;
+
+	if (name[0] != '\0')
+		return name;
+	if (gethostname(name, sizeof(name) - 1) != 0 || name[0] == '\0') {
+		xstrlcpy(name, "localhost", sizeof(name));
+		return name;
+	}
+	if (strchr(name, '.') == NULL) {
+		memset(&hints, 0, sizeof(hints));
+		hints.ai_flags = AI_CANONNAME;
+		if (getaddrinfo(name, NULL, &hints, &res) == 0 &&
+		    res->ai_canonname != NULL &&
+		    strlen(res->ai_canonname) < sizeof(name) &&
+		    strchr(res->ai_canonname, '.') != NULL)
+			xstrlcpy(name, res->ai_canonname, sizeof(name));
+		if (res != NULL)
+			freeaddrinfo(res);
+	}
+	if (strchr(name, '.') == NULL || has_ctl_utf8(name) ||
+	    strchr(name, ' ') != NULL)
+		xstrlcpy(name, "localhost", sizeof(name));
+	return name;
+}
+
+const char *
+user_login(void)
+{
+	struct passwd *pw = getpwuid(getuid());
+	const char *u = getenv("USER");
+
+	if (pw != NULL && pw->pw_name != NULL && *pw->pw_name &&
+	    !has_ctl_utf8(pw->pw_name))
+		return pw->pw_name;
+	return u != NULL && *u && !has_ctl_utf8(u) ? u : "root";
+}
+
+const char *
+user_home(void)
+{
+	const char *h = getenv("HOME");
+	struct passwd *pw;
+
+	if (h != NULL && *h)
+		return h;
+	pw = getpwuid(getuid());
+	return pw != NULL && pw->pw_dir != NULL ? pw->pw_dir : "/";
+}
+
+char *
+xasprintf(const char *fmt, ...)
+{
+	va_list ap;
+	char *p;
+	int n;
+
+	va_start(ap, fmt);
+	n = vsnprintf(NULL, 0, fmt, ap);
+	va_end(ap);
+	if (n < 0) {
+		fputs("smtpsend: bad format\n", stderr);
+		exit(70);
+	}
+	p = xmalloc((size_t)n + 1);
+	va_start(ap, fmt);
+	vsnprintf(p, (size_t)n + 1, fmt, ap);
+	va_end(ap);
+	return p;
 }

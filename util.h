@@ -12,6 +12,7 @@
 
 #include <stddef.h>
 #include <stdarg.h>
+#include <signal.h>
 
 enum fail_class {
 	FAIL_NONE = 0,
@@ -59,6 +60,8 @@ void	*xcalloc(size_t, size_t);
 void	*xrealloc(void *, size_t);
 char	*xstrdup(const char *);
 char	*xstrndup(const char *, size_t);
+/* A malloc'ed formatted string (exit 70 on exhaustion, like xmalloc). */
+char	*xasprintf(const char *, ...) __attribute__((format(printf, 1, 2)));
 
 /* Copy with truncation, always NUL-terminates (cap > 0). */
 size_t	 xstrlcpy(char *, const char *, size_t);
@@ -84,8 +87,16 @@ int	 utf8_valid(const char *s, size_t len);
 /* Monotonic clock in milliseconds. */
 long long now_ms(void);
 
+/*
+ * Set (to the signal number) by smtpsend.c's handler for SIGTERM,
+ * SIGINT and SIGHUP.  Every wait below gives up when it is set, so that
+ * the front end can keep the message and exit 75.
+ */
+extern volatile sig_atomic_t util_signal;
+
 /* poll() fd for events until the absolute deadline (now_ms() clock):
- * 1 ready, 0 deadline passed, -1 error (errno). */
+ * 1 ready, 0 deadline passed, -1 error (errno; EINTR when util_signal
+ * was set). */
 int	 poll_until(int fd, short events, long long deadline);
 
 /* write(2) all of it, retrying on EINTR (blocking descriptors). */
@@ -113,5 +124,12 @@ int	 has_ctl_utf8(const char *s);
  * (O_APPEND, close-on-exec), or -1 with FAIL_IO "PATH: why".
  */
 int	 append_open(const char *path, long long *startp, struct fail *);
+
+/* This host's FQDN (for EHLO, Message-ID, unqualified addresses), else
+ * "localhost"; the login name (getpwuid, else $USER, else "root"); the
+ * home directory ($HOME, else the password file). */
+const char *host_fqdn(void);
+const char *user_login(void);
+const char *user_home(void);
 
 #endif

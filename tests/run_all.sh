@@ -72,6 +72,7 @@ suite "scenarios" env SMTPSEND=./smtpsend "$PY" tests/run_scenarios.py
 suite "real servers" env SMTPSEND=./smtpsend sh tests/run_real.sh
 suite "callers" env SMTPSEND=./smtpsend "$PY" tests/run_callers.py
 suite "real TLS servers" env SMTPSEND=./smtpsend "$PY" tests/run_real_tls.py
+suite "TLS extra" env SMTPSEND=./smtpsend "$PY" tests/run_tls_extra.py
 for u in $(sed -n "s/^UNITNAMES *= *//p" Makefile); do
 	suite "unit $u (asan)" build-asan/test_$u
 done
@@ -81,6 +82,7 @@ suite "scenarios (asan)" env SMTPSEND=build-asan/smtpsend "$PY" tests/run_scenar
 suite "real servers (asan)" env SMTPSEND=build-asan/smtpsend sh tests/run_real.sh
 suite "callers (asan)" env SMTPSEND=build-asan/smtpsend "$PY" tests/run_callers.py
 suite "real TLS servers (asan)" env SMTPSEND=build-asan/smtpsend "$PY" tests/run_real_tls.py
+suite "TLS extra (asan)" env SMTPSEND=build-asan/smtpsend "$PY" tests/run_tls_extra.py
 
 echo "$pass passed, $fail failed"
 [ "$fail" -eq 0 ]

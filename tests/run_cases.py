@@ -43,11 +43,12 @@ SERVER_TIMEOUT = 30.0           # fakesmtp's own overall bound
 
 # Sections whose text is taken byte for byte (blank lines included).
 RAW = {"stdin", "stdin-crlf", "stdin-escaped", "stdin-py", "data",
-       "data-escaped", "data-py", "file", "file-escaped", "server", "desc"}
+       "data-escaped", "data-py", "file", "file-escaped", "server", "desc",
+       "args-py"}
 KNOWN = RAW | {"args", "client", "data-re", "exit", "stderr", "stdout",
                "deadletter", "timeout", "expect-markers", "connections",
                "env", "size", "file-mode", "transcript", "stdout-json",
-               "files"}
+               "files", "close-fds", "signal"}
 
 # Never acceptable on stderr, whatever the case says.
 SANITIZER = re.compile(r"AddressSanitizer|LeakSanitizer|runtime error:|"
@@ -630,6 +631,10 @@ class Runner:
                 args.append(b"")
             else:
                 args.append(unescape(sub(ln)))
+        apy = one(sec, "args-py")
+        if apy is not None:
+            args += [a if isinstance(a, bytes) else a.encode()
+                     for a in eval("\n".join(apy[1]))]
         argv = [self.opts.bin.encode()] + args
         if self.opts.wrap:
             argv = [w.encode() for w in shlex.split(self.opts.wrap)] + argv
@@ -650,17 +655,34 @@ class Runner:
         limit = float(tsec[0]) if tsec else DEFAULT_TIMEOUT
         limit *= self.opts.timeout_scale
 
+        closefds = [int(x) for ln in lines_of(sec, "close-fds") or []
+                    for x in ln.split()]
+
+        def child_setup():
+            for fd in closefds:
+                os.close(fd)
+
         t0 = time.monotonic()
         hang = False
         try:
             p = subprocess.Popen(argv, stdin=subprocess.PIPE,
                                  stdout=subprocess.PIPE,
                                  stderr=subprocess.PIPE, env=env, cwd=tmp,
-                                 start_new_session=True)
+                                 start_new_session=True,
+                                 preexec_fn=child_setup if closefds
+                                 else None)
         except OSError as e:
             if srv:
                 self.stop_server(srv)
             raise CaseError("cannot run %s: %s" % (self.opts.bin, e))
+        timers = []
+        for ln in lines_of(sec, "signal") or []:
+            name, secs = ln.split()
+            t = threading.Timer(float(secs) * self.opts.timeout_scale,
+                                lambda n=name: p.poll() is None and
+                                p.send_signal(getattr(signal, "SIG" + n)))
+            t.start()
+            timers.append(t)
         try:
             out, err = p.communicate(stdin or b"", timeout=limit)
         except subprocess.TimeoutExpired:
@@ -670,6 +692,8 @@ class Runner:
             except ProcessLookupError:
                 pass
             out, err = p.communicate()
+        for t in timers:
+            t.cancel()
         info["elapsed"] = time.monotonic() - t0
         rc = p.returncode
         rec = {"lines": [], "data": [], "markers": [], "connections": 0,

@@ -1328,6 +1328,96 @@ def sc_files_config_foreign_owner(ctx):
             ctx.check(ran, "root-owned config: passwordeval ran")
 
 
+SCRIPT_GREY = """send 220 fake.test ESMTP
+expect EHLO
+send 250-fake.test
+send 250 PIPELINING
+expect MAIL
+expect RCPT
+expect RCPT
+expect DATA
+sendraw 250 2.1.0 Ok\r\n250 2.1.5 Ok\r\n451 4.7.1 Greylisted, come back later\r\n354 go\r\n
+data
+send 250 2.0.0 Ok: queued as GREY1
+expect QUIT
+send 221 bye
+"""
+
+SCRIPT_ONE_RCPT = """send 220 fake.test ESMTP
+expect EHLO
+send 250 fake.test
+expect MAIL
+send 250 2.1.0 Ok
+expect RCPT
+send 250 2.1.5 Ok
+expect DATA
+send 354 go
+data
+send 250 2.0.0 Ok: queued as %s
+expect QUIT
+send 221 bye
+"""
+
+
+def sc_partial_greylisted_then_flushed(ctx):
+    """--allow-partial --queue: a@ accepted, b@ greylisted (451).  The
+    message goes to a@ at once and is queued for b@ ALONE (exit 0); the
+    next -q delivers it to b@ only: nobody gets it twice."""
+    fk = Fake(ctx, SCRIPT_GREY, "grey")
+    rc, out, err = ctx.run(ctx.net(fk.port) + [
+        "-f", "sender@client.test", "--allow-partial", "a@example.org",
+        "b@example.org"], MSG)
+    rec = fk.stop()
+    ctx.check(rc == 0, "partial with the rest queued exits 0",
+              "rc %s: %s" % (rc, err.strip()))
+    ctx.check(len(rec["data"]) == 1, "delivered once now", repr(rec))
+    ctx.check(re.search(r"(?i)queued as", err), "stderr says queued", err)
+    ids = ctx.queued()
+    if not ctx.check(len(ids) == 1, "one queue file", repr(ids)):
+        return
+    with open(os.path.join(ctx.q, ids[0]), "rb") as f:
+        env = f.read().split(b"\ndata\n", 1)[0].decode()
+    ctx.check(re.search(r"(?m)^to <b@example\.org>$", env) and
+              "a@example.org" not in env,
+              "the queue file is for b@ alone", env)
+    fk = Fake(ctx, SCRIPT_ONE_RCPT % "LATER1", "flush")
+    rc, out, err = ctx.run(ctx.net(fk.port) + ["-q"])
+    rec = fk.stop()
+    ctx.check(rc == 0, "flush exits 0", "rc %s: %s" % (rc, err.strip()))
+    rcpts = [ln for ln in rec["lines"] if ln.upper().startswith("RCPT")]
+    ctx.check(rcpts == ["RCPT TO:<b@example.org>"],
+              "the flush sends to b@ only", repr(rcpts))
+    ctx.check(len(rec["data"]) == 1 and "Bye." in rec["data"][0],
+              "the flush delivers the message", repr(rec)[:300])
+    ctx.check(ctx.queued() == [], "queue empty", repr(ctx.queued()))
+
+
+def sc_partial_during_flush_requeues_rest(ctx):
+    """A queued message for a@ and b@ meets a@ 250, b@ 451 during -q
+    --allow-partial: the entry is done and a new one holds b@ alone,
+    which the next flush delivers; a@ gets it once."""
+    ctx.queue_msg(MSG, rcpts=("a@example.org", "b@example.org"))
+    fk = Fake(ctx, SCRIPT_GREY, "grey")
+    rc, out, err = ctx.run(ctx.net(fk.port) + ["-q", "--allow-partial"])
+    rec = fk.stop()
+    ctx.check(rc == 0, "flush with the rest re-queued exits 0",
+              "rc %s: %s" % (rc, err.strip()))
+    ids = ctx.queued()
+    if not ctx.check(len(ids) == 1, "one queue file left", repr(ids)):
+        return
+    with open(os.path.join(ctx.q, ids[0]), "rb") as f:
+        env = f.read().split(b"\ndata\n", 1)[0].decode()
+    ctx.check(re.search(r"(?m)^to <b@example\.org>$", env) and
+              "a@example.org" not in env, "left for b@ alone", env)
+    fk = Fake(ctx, SCRIPT_ONE_RCPT % "LATER2", "flush2")
+    rc, out, err = ctx.run(ctx.net(fk.port) + ["-q"])
+    rec = fk.stop()
+    rcpts = [ln for ln in rec["lines"] if ln.upper().startswith("RCPT")]
+    ctx.check(rc == 0 and rcpts == ["RCPT TO:<b@example.org>"],
+              "second flush: b@ only", "rc %s %r" % (rc, rcpts))
+    ctx.check(ctx.queued() == [], "queue empty", repr(ctx.queued()))
+
+
 SCENARIOS = [(n[3:], f) for n, f in sorted(globals().items())
              if n.startswith("sc_") and callable(f)]
 

@@ -6,6 +6,11 @@
  * STARTTLS refusals, per-recipient outcomes).
  */
 #include <sys/socket.h>
+#include <sys/wait.h>
+
+#include <fcntl.h>
+#include <signal.h>
+#include <unistd.h>
 #include <netinet/in.h>
 #include <arpa/inet.h>
 
@@ -16,11 +21,8 @@
 #include "smtp.h"
 #include "msg.h"
 
-/* The exit-code map is static in smtpsend.c: compile it in here. */
-int smtpsend_main(int, char **);
-#define main smtpsend_main
-#include "../../smtpsend.c"
-#undef main
+#include "auth.h"
+#include "front.h"
 
 /*
  * The scripted server: one child process, one connection.  Steps:
@@ -406,21 +408,21 @@ test_smuggling(void)
 static void
 test_exit_map(void)
 {
-	CHECK(exit_code(FAIL_NONE) == 0);
-	CHECK(exit_code(FAIL_USAGE) == 64);
-	CHECK(exit_code(FAIL_DATA) == 65);
-	CHECK(exit_code(FAIL_NOINPUT) == 66);
-	CHECK(exit_code(FAIL_RCPT) == 67);
-	CHECK(exit_code(FAIL_RESOLVE) == 68);
-	CHECK(exit_code(FAIL_PERM) == 69);
-	CHECK(exit_code(FAIL_INTERNAL) == 70);
-	CHECK(exit_code(FAIL_IO) == 74);
-	CHECK(exit_code(FAIL_TEMP) == 75);
-	CHECK(exit_code(FAIL_PROTOCOL) == 76);
-	CHECK(exit_code(FAIL_AUTH) == 77);
-	CHECK(exit_code(FAIL_TLS) == 77);
-	CHECK(exit_code(FAIL_CONFIG) == 78);
-	CHECK(exit_code(FAIL_MAX) == 70);
+	CHECK(front_exit_code(FAIL_NONE) == 0);
+	CHECK(front_exit_code(FAIL_USAGE) == 64);
+	CHECK(front_exit_code(FAIL_DATA) == 65);
+	CHECK(front_exit_code(FAIL_NOINPUT) == 66);
+	CHECK(front_exit_code(FAIL_RCPT) == 67);
+	CHECK(front_exit_code(FAIL_RESOLVE) == 68);
+	CHECK(front_exit_code(FAIL_PERM) == 69);
+	CHECK(front_exit_code(FAIL_INTERNAL) == 70);
+	CHECK(front_exit_code(FAIL_IO) == 74);
+	CHECK(front_exit_code(FAIL_TEMP) == 75);
+	CHECK(front_exit_code(FAIL_PROTOCOL) == 76);
+	CHECK(front_exit_code(FAIL_AUTH) == 77);
+	CHECK(front_exit_code(FAIL_TLS) == 77);
+	CHECK(front_exit_code(FAIL_CONFIG) == 78);
+	CHECK(front_exit_code(FAIL_MAX) == 70);
 	for (int c = 0; c < FAIL_MAX; c++)
 		CHECK(fail_class_names[c] != NULL);
 	for (int p = 0; p < SMTP_PH_MAX; p++)
