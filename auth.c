@@ -383,8 +383,8 @@ check_creds(struct sasl *s, struct fail *f)
 
 	if (s->mech != SASL_EXTERNAL &&
 	    (s->user == NULL || s->user[0] == '\0')) {
-		fail_set(f, FAIL_CONFIG, "AUTH %s needs a user name (--user)",
-		    mname);
+		fail_set(f, FAIL_CONFIG, "AUTH %s needs a user name", mname);
+		fail_hint(f, HINT_USER);
 		return -1;
 	}
 	if (s->user != NULL && bad_chars(s->user, 0)) {

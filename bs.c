@@ -161,7 +161,7 @@ io_wait(int fd, short ev)
 	struct pollfd p = { .fd = fd, .events = ev };
 
 	while (poll(&p, 1, -1) == -1)
-		if (errno != EINTR)
+		if (errno != EINTR || util_signal != 0)
 			return -1;
 	return 0;
 }
@@ -224,6 +224,13 @@ fill(struct bs *b)
 		n = read(b->in, b->ibuf + b->ilen, IBUF - b->ilen);
 		if (n >= 0)
 			break;
+		if (errno == EINTR && util_signal != 0) {
+			/* SIGTERM and friends: end the session (421); an
+			 * unfinished DATA is not relayed, the client
+			 * still has it */
+			b->eof = 1;
+			return 0;
+		}
 		if (errno == EINTR)
 			continue;
 		if ((errno == EAGAIN || errno == EWOULDBLOCK) &&
@@ -461,9 +468,6 @@ data_read(struct bs *b)
 }
 
 /* ---- addresses ---- */
-
-
-
 
 /*
  * RFC 5321 4.1.2 through the one address validator (addr.c); the
@@ -850,7 +854,7 @@ bs_serve(int infd, int outfd, const char *hostname, bs_relay_fn relay,
 	xstrlcpy(b->host, (const char *)h, sizeof(b->host));
 
 	rc = reply(b, "220 %s ESMTP smtpsend", b->host);
-	while (rc == 0 && !b->quit) {
+	while (rc == 0 && !b->quit && util_signal == 0) {
 		r = read_line(b, &line, &len);
 		if (r == LN_EOF)
 			break;
@@ -861,6 +865,9 @@ bs_serve(int infd, int outfd, const char *hostname, bs_relay_fn relay,
 		else
 			rc = dispatch(b, line, len);
 	}
+	/* RFC 5321 3.8: a server that must stop says 421 first */
+	if (rc == 0 && !b->quit && util_signal != 0)
+		rc = reply(b, "421 4.3.2 %s shutting down", b->host);
 	if (rc == 0 && out_flush(b) == -1 &&
 	    !((b->quit || b->eof) && b->err == EPIPE))
 		rc = -1;

@@ -31,6 +31,7 @@
 
 #include "auth.h"
 #include "conf.h"
+#include "options.h"
 
 struct lex {
 	char		*p, *end;	/* *end is a NUL we added */
@@ -380,14 +381,18 @@ struct keydef {
 /* msmtp's tls_starttls, folded into "tls" once an account is resolved */
 #define KEY_STARTTLS	"tls-starttls"
 
+/*
+ * msmtp's names and the keys whose values need translating.  Every
+ * other config key is a setting of options.c's table under its own name
+ * (opts_config_key): a string, or on/off for a flag, passed through for
+ * options.c to check -- so a new setting needs no row here.
+ */
 static const struct keydef keydefs[] = {
 	{ "host",			"host",			V_NEED },
 	{ "port",			"port",			V_PORT },
 	{ "protocol",			"protocol",		V_PROTO },
-	{ "domain",			"domain",		V_STR },
 	{ "timeout",			"timeout",		V_TIMEOUT },
 	{ "connect-timeout",		"timeout",		V_TIMEOUT },
-	{ "source-ip",			"source-ip",		V_STR },
 	{ "tls",			"tls",			V_TLS },
 	{ "tls-starttls",		KEY_STARTTLS,		V_BOOL },
 	{ "tls-nostarttls",		KEY_STARTTLS,		V_OFF },
@@ -398,45 +403,28 @@ static const struct keydef keydefs[] = {
 	{ "tls-certcheck",		"tls-certcheck",	V_BOOL },
 	{ "tls-nocertcheck",		"tls-certcheck",	V_OFF },
 	{ "tls-min-version",		"tls-min-version",	V_TLSMIN },
-	{ "tls-host",			"tls-host",		V_STR },
 	{ "tls-host-override",		"tls-host",		V_STR },
 	{ "tls-min-dh-prime-bits",	NULL,			V_IGNORE },
 	{ "tls-priorities",		NULL,			V_IGNORE },
 	{ "tls-crl-file",		NULL,			V_UNSUP },
 	{ "tls-force-sslv3",		NULL,			V_UNSUP },
 	{ "auth",			"auth",			V_AUTH },
-	{ "user",			"user",			V_STR },
-	{ "password",			"password",		V_STR },
-	{ "passwordeval",		"passwordeval",		V_STR },
 	{ "ntlmdomain",			NULL,			V_IGNORE },
-	{ "from",			"from",			V_STR },
-	{ "auto-from",			"auto-from",		V_BOOL },
 	{ "maildomain",			"maildomain",		V_TEXT },
-	{ "allow-from-override",	"allow-from-override",	V_BOOL },
 	{ "set-from-header",		"set-from-header",	V_SETFROM },
 	{ "add-missing-from-header",	"set-from-header",	V_MISSING },
 	{ "set-date-header",		"set-date-header",	V_AUTOOFF },
 	{ "add-missing-date-header",	"set-date-header",	V_MISSING },
 	{ "set-msgid-header",		"set-msgid-header",	V_AUTOOFF },
-	{ "remove-bcc-headers",		"remove-bcc-headers",	V_BOOL },
 	{ "keepbcc",			"remove-bcc-headers",	V_NOT },
-	{ "undisclosed-recipients",	"undisclosed-recipients", V_BOOL },
 	{ "aliases",			"aliases",		V_PATH },
 	{ "dsn-notify",			"dsn-notify",		V_NOTIFY },
 	{ "dsn-return",			"dsn-return",		V_RET },
-	{ "allow-partial",		"allow-partial",	V_BOOL },
 	{ "queue",			"queue",		V_PATH },
 	{ "logfile",			"logfile",		V_PATH },
 	{ "logfile-time-format",	NULL,			V_IGNORE },
 	{ "syslog",			"syslog",		V_SYSLOG },
 	{ "report",			"report",		V_REPORT },
-	{ "quiet",			"quiet",		V_BOOL },
-	/* the other long options: every one is a key (SPEC) */
-	{ "fullname",			"fullname",		V_STR },
-	{ "read-recipients",		"read-recipients",	V_BOOL },
-	{ "queue-only",			"queue-only",		V_BOOL },
-	{ "verbose",			"verbose",		V_BOOL },
-	{ "dsn-envid",			"dsn-envid",		V_STR },
 	{ "proxy-host",			NULL,			V_UNSUP },
 	{ "proxy-port",			NULL,			V_UNSUP },
 	{ "socket",			NULL,			V_UNSUP },
@@ -508,7 +496,6 @@ static int	 tr_notify(struct pctx *, const char *, const char *,
 		    char **);
 static int	 tr_syslog(struct pctx *, const char *, const char *,
 		    char **);
-static int	 parse_bool(const char *);
 static char	*trim(char *);
 static char	*lower(char *);
 static int	 is_sp(int);
@@ -910,8 +897,10 @@ unquote(struct pctx *px, char *s)
 static const struct keydef *
 find_key(const char *kw)
 {
+	static struct keydef synth;
 	char norm[KEY_NAME_MAX];
 	size_t i;
+	int flag;
 
 	for (i = 0; kw[i] != '\0'; i++) {
 		if (i == sizeof(norm) - 1)
@@ -922,24 +911,13 @@ find_key(const char *kw)
 	for (i = 0; i < sizeof(keydefs) / sizeof(keydefs[0]); i++)
 		if (strcmp(keydefs[i].name, norm) == 0)
 			return &keydefs[i];
-	return NULL;
+	if ((synth.key = opts_config_key(norm, &flag)) == NULL)
+		return NULL;
+	synth.name = synth.key;
+	synth.type = flag ? V_BOOL : V_STR;
+	return &synth;
 }
 
-/* on|off|yes|no|true|false|1|0, any case, empty = on: 1, 0, or -1. */
-static int
-parse_bool(const char *v)
-{
-	static const char *const on[] = { "", "on", "yes", "true", "1" };
-	static const char *const off[] = { "off", "no", "false", "0" };
-
-	for (size_t i = 0; i < sizeof(on) / sizeof(on[0]); i++)
-		if (strcasecmp(v, on[i]) == 0)
-			return 1;
-	for (size_t i = 0; i < sizeof(off) / sizeof(off[0]); i++)
-		if (strcasecmp(v, off[i]) == 0)
-			return 0;
-	return -1;
-}
 
 /*
  * The value in smtpsend's form: 0 with *out malloc'ed (NULL: back to
@@ -954,7 +932,7 @@ translate(struct pctx *px, const struct keydef *kd, const char *kw,
 	case V_IGNORE:
 		return 1;
 	case V_UNSUP:
-		if (*v == '\0' || parse_bool(v) == 0)
+		if (*v == '\0' || parse_onoff(v) == 0)
 			return 1;
 		return perr(px, "'%s' is not supported by smtpsend", kw);
 	case V_PORT:
@@ -977,7 +955,7 @@ translate(struct pctx *px, const struct keydef *kd, const char *kw,
 			return 0;
 		return tr_enum(px, kd, kw, v, out);
 	case V_REPORT:
-		if (parse_bool(v) == 0)
+		if (parse_onoff(v) == 0)
 			return 0;
 		return tr_enum(px, kd, kw, v, out);
 	case V_NOTIFY:
@@ -1024,7 +1002,7 @@ tr_simple(struct pctx *px, const struct keydef *kd, const char *kw,
 	default:
 		break;
 	}
-	if ((b = parse_bool(v)) == -1)
+	if ((b = parse_onoff(v)) == -1)
 		return perr(px, "%s: '%s' is not on or off", kw, v);
 	if (kd->type == V_NOT)
 		b = !b;
@@ -1063,7 +1041,7 @@ tr_enum(struct pctx *px, const struct keydef *kd, const char *kw,
 	/* msmtp has them; smtpsend has no GSS-API, NTLM or DIGEST-MD5 */
 	static const char *const noauth[] = { "gssapi", "ntlm", "digest-md5" };
 	size_t i;
-	int b = parse_bool(v);
+	int b = parse_onoff(v);
 
 	for (i = 0; i < sizeof(enums) / sizeof(enums[0]); i++)
 		if (enums[i].type == kd->type)
@@ -1094,12 +1072,7 @@ static int
 tr_number(struct pctx *px, const char *kw, const char *v, long lo,
     long hi, char **out)
 {
-	long n = 0;
-	const char *p;
-
-	for (p = v; *p >= '0' && *p <= '9' && n <= hi; p++)
-		n = n * 10 + (*p - '0');
-	if (p == v || *p != '\0' || n < lo || n > hi)
+	if (parse_number(v, lo, hi) < 0)
 		return perr(px, "%s: '%s' is not a number from %ld to %ld",
 		    kw, v, lo, hi);
 	*out = xstrdup(v);
@@ -1156,9 +1129,12 @@ tr_fp(struct pctx *px, const char *kw, const char *v, char **out)
 	int prefixed = 0;
 	char *w;
 
-	if (strncasecmp(v, "sha1:", 5) == 0 || strncasecmp(v, "md5:", 4) == 0)
-		return perr(px, "%s: only SHA-256 fingerprints are supported "
-		    "(see smtpsend --serverinfo)", kw);
+	if (strncasecmp(v, "sha1:", 5) == 0 || strncasecmp(v, "md5:", 4) ==
+	    0) {
+		perr(px, "%s: only SHA-256 fingerprints are supported", kw);
+		fail_hint(px->f, HINT_SERVERINFO);
+		return -1;
+	}
 	if (strncasecmp(v, "sha256:", 7) == 0) {
 		v += 7;
 		prefixed = 1;
@@ -1180,10 +1156,13 @@ tr_fp(struct pctx *px, const char *kw, const char *v, char **out)
 		p++;
 	}
 	if (n != 32) {
-		if (!prefixed && (n == 20 || n == 16))
-			return perr(px, "%s: only SHA-256 fingerprints are "
-			    "supported, this is %s (see smtpsend "
-			    "--serverinfo)", kw, n == 20 ? "SHA-1" : "MD5");
+		if (!prefixed && (n == 20 || n == 16)) {
+			perr(px, "%s: only SHA-256 fingerprints are "
+			    "supported, this is %s", kw, n == 20 ? "SHA-1" :
+			    "MD5");
+			fail_hint(px->f, HINT_SERVERINFO);
+			return -1;
+		}
 		return perr(px, "%s: not a SHA-256 fingerprint (32 hex bytes "
 		    "as AA:BB:...)", kw);
 	}
@@ -1246,7 +1225,7 @@ tr_syslog(struct pctx *px, const char *kw, const char *v, char **out)
 	static const char *const fac[] = { "LOG_USER", "LOG_MAIL",
 	    "LOG_LOCAL0", "LOG_LOCAL1", "LOG_LOCAL2", "LOG_LOCAL3",
 	    "LOG_LOCAL4", "LOG_LOCAL5", "LOG_LOCAL6", "LOG_LOCAL7" };
-	int b = parse_bool(v);
+	int b = parse_onoff(v);
 
 	if (b != -1) {
 		*out = xstrdup(b ? "on" : "off");

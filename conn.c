@@ -376,7 +376,8 @@ conn_starttls(struct conn *c, const struct tlsio_opts *o, long long deadline,
 		    MSG_PEEK) == 1)) {
 			fail_set(f, FAIL_TLS, "TLS handshake failed: the "
 			    "server speaks plaintext first; is this an implicit "
-			    "TLS port? (try --tls=starttls)");
+			    "TLS port?");
+			fail_hint(f, HINT_STARTTLS);
 			return -1;
 		}
 		if (c->end > c->start || recv(c->fd, &b, 1, MSG_PEEK) == 1) {
@@ -440,4 +441,10 @@ const char *
 conn_error(const struct conn *c)
 {
 	return c->tls != NULL ? tlsio_error(c->tls) : "";
+}
+
+enum fail_hint
+conn_hint(const struct conn *c)
+{
+	return c->tls != NULL ? tlsio_hint(c->tls) : HINT_NONE;
 }

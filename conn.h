@@ -78,5 +78,7 @@ int		 conn_is_loopback(const struct conn *);
  * which it says only after the handshake).  "" when there was none.
  */
 const char	*conn_error(const struct conn *);
+/* The hint (util.h) that goes with it, or HINT_NONE. */
+enum fail_hint	 conn_hint(const struct conn *);
 
 #endif

@@ -468,7 +468,7 @@ deliver(struct ctx *x, const struct job *j, struct outcome *out)
 	if (j->from != FROM_BS)
 		print_refusals(&res);
 	if (rc != 0 && j->from != FROM_BS)
-		say("%s", res.fail.msg);
+		say_fail(&res.fail);
 	if (s.delivered > 0 && s.delivered < j->rcpt->n)
 		keep_part(x, j, &res, &s, out);
 	else if (rc != 0)
@@ -563,7 +563,7 @@ pretend(const struct opts *o, const struct envelope *e, struct msg *m)
 		printf("to: <%s>\n", e->rcpt.v[i]);
 	printf("size: %lld\n\n", (long long)msg_size(m));
 	if (msg_rewind(m, &f) == -1) {
-		say("%s", f.msg);
+		say_fail(&f);
 		return;
 	}
 	while (left > 0 && (n = msg_read(m, buf, left < sizeof(buf) ?
@@ -592,7 +592,7 @@ send_loaded(struct ctx *x, const struct cli *c, struct msg *m)
 	struct outcome out;
 
 	if (envelope_build(&e, x->o, c->args, c->nargs, m, &f) == -1) {
-		say("%s", f.msg);
+		say_fail(&f);
 		keep_unsent(x, m, e.sender ? e.sender : user_login());
 		envelope_free(&e);
 		return f.cls;
@@ -646,7 +646,7 @@ run_send(struct ctx *x, const struct cli *c)
 	}
 	if (envelope_check(o, &f) == -1 ||
 	    (hfrom = envelope_header_from(o, &f)) == NULL) {
-		say("%s", f.msg);
+		say_fail(&f);
 		if (o->file == NULL)
 			keep_stdin();
 		return f.cls;
@@ -654,10 +654,10 @@ run_send(struct ctx *x, const struct cli *c)
 	m = load_message(x, fd, o->file ? o->file : "stdin", hfrom, 1, &f);
 	if (m == NULL) {
 		if (x->salvaged)
-			say("%s; message saved in %s", f.msg,
-			    dead_letter_path());
+			say("%s%s; message saved in %s", f.msg,
+			    front_hint(f.hint), dead_letter_path());
 		else
-			say("%s", f.msg);
+			say_fail(&f);
 		cls = f.cls;
 	} else {
 		cls = send_loaded(x, c, m);
@@ -679,7 +679,7 @@ run_serverinfo(struct ctx *x)
 
 	rc = smtp_session(&x->params, NULL, &res);
 	if (rc != 0)
-		say("%s", res.fail.msg);
+		say_fail(&res.fail);
 	smtp_result_free(&res);
 	return rc == 0 ? FAIL_NONE : res.fail.cls;
 }
@@ -747,7 +747,7 @@ run_list(struct ctx *x)
 	if (need_queue(x) == -1)
 		return FAIL_CONFIG;
 	if (queue_list(x->o->queue, &e, &n, &f) == -1) {
-		say("%s", f.msg);
+		say_fail(&f);
 		return f.cls;
 	}
 	if (n == 0)
@@ -833,7 +833,7 @@ run_flush(struct ctx *x)
 	smtp_close(x->conn);
 	x->conn = NULL;
 	if (rc == -1)
-		say("%s", f.msg);
+		say_fail(&f);
 	if (x->o->verbose || (x->tty && !x->o->quiet))
 		say("queue %s: %d sent, %d kept, %d failed, %d busy",
 		    x->o->queue, c.sent, c.kept, c.failed, c.busy);
@@ -884,7 +884,7 @@ bs_relay(void *arg, const char *sender, const struct strv *rcpts, int fd,
 		    "553 5.1.3" : "451 4.3.5", f.msg);
 		if (f.cls == FAIL_CONFIG) {
 			/* every message will fail so: say it, exit 78 */
-			say("%s", f.msg);
+			say_fail(&f);
 			bs_note(b, f.cls);
 		}
 		envelope_free(&e);
@@ -920,7 +920,7 @@ run_bs(struct ctx *x)
 	x->o->read_rcpts = 0;	/* the envelope says who */
 	if (bs_serve(STDIN_FILENO, STDOUT_FILENO, x->o->domain, bs_relay, &b,
 	    &f) == -1) {
-		say("%s", f.msg);
+		say_fail(&f);
 		return f.cls;
 	}
 	return util_signal ? FAIL_TEMP : b.worst;

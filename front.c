@@ -57,3 +57,33 @@ front_msg_warn(void *arg, const char *text)
 	if (!x->o->quiet || x->o->verbose)
 		fprintf(stderr, "%s: warning: %s\n", progname, text);
 }
+
+const char *
+front_hint(enum fail_hint h)
+{
+	static const char *const text[HINT_MAX] = {
+		[HINT_NONE] = "",
+		[HINT_TLS_OFF] = " (use --tls=off to send in plaintext)",
+		[HINT_TLS_OFF_AUTH] = "; --tls=off allows it",
+		[HINT_ALLOW_PARTIAL] = " (--allow-partial delivers to the "
+		    "others)",
+		[HINT_STARTTLS] = " (try --tls=starttls)",
+		[HINT_CERT_FILE] = " (--tls-cert-file)",
+		[HINT_MIN_VERSION] = " (--tls-min-version)",
+		[HINT_USER] = " (--user)",
+		[HINT_SERVERINFO] = " (see smtpsend --serverinfo)",
+		[HINT_TRUST_FILE] = " (--tls-trust-file)",
+		[HINT_KEY_FILE] = " (--tls-key-file)",
+		[HINT_KEY_NEEDS_CERT] = " (--tls-key-file needs "
+		    "--tls-cert-file)",
+		[HINT_FINGERPRINT] = " (--tls-fingerprint)",
+	};
+
+	return (int)h > 0 && h < HINT_MAX && text[h] != NULL ? text[h] : "";
+}
+
+void
+say_fail(const struct fail *f)
+{
+	say("%s%s", f->msg, front_hint(f->hint));
+}

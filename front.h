@@ -33,6 +33,11 @@ int	 front_exit_code(enum fail_class);
 /* "smtpsend: TEXT\n" on stderr: errors and notes, one line each. */
 void	 say(const char *, ...) __attribute__((format(printf, 1, 2)));
 
+/* The option a failure's hint names, as text to append ("" if none);
+ * say_fail: the failure's line with it. */
+const char *front_hint(enum fail_hint);
+void	 say_fail(const struct fail *);
+
 /* Fill x->params from x->o, with smtpsend.c's callbacks. */
 void	 front_params(struct ctx *);
 

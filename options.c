@@ -196,19 +196,6 @@ replace(char **field, const char *v)
 	*field = v != NULL ? xstrdup(v) : NULL;
 }
 
-/* on/off and their msmtp spellings; a bare key is on */
-static int
-parse_bool(const char *v)
-{
-	if (v == NULL || *v == '\0' || strcasecmp(v, "on") == 0 ||
-	    strcasecmp(v, "yes") == 0 || strcasecmp(v, "true") == 0 ||
-	    strcmp(v, "1") == 0)
-		return 1;
-	if (strcasecmp(v, "off") == 0 || strcasecmp(v, "no") == 0 ||
-	    strcasecmp(v, "false") == 0 || strcmp(v, "0") == 0)
-		return 0;
-	return -1;
-}
 
 /* "invalid --from (-f) value 'x' (why)" */
 static int
@@ -271,23 +258,12 @@ set_passeval(struct opts *o, const struct setting *s, const char *v,
 	return 0;
 }
 
-static long
-num(const char *v, long lo, long hi)
-{
-	char *end;
-	long n;
-
-	if (v == NULL || *v < '0' || *v > '9')
-		return -1;
-	n = strtol(v, &end, 10);
-	return *end == '\0' && n >= lo && n <= hi ? n : -1;
-}
 
 static int
 set_port(struct opts *o, const struct setting *s, const char *v,
     struct fail *f)
 {
-	if (num(v, 1, 65535) < 0)
+	if (parse_number(v, 1, 65535) < 0)
 		return bad(f, s, "(1 to 65535)", v);
 	replace(&o->port, v);
 	o->port_set = 1;
@@ -305,7 +281,7 @@ set_timeout(struct opts *o, const struct setting *s, const char *v,
 		return 0;
 	}
 	/* a day: longer than any RFC 5321 4.5.3.2 deadline */
-	if ((n = num(v, 1, 86400)) < 0)
+	if ((n = parse_number(v, 1, 86400)) < 0)
 		return bad(f, s, "(1 to 86400 seconds)", v);
 	o->timeout = (int)n;
 	return 0;
@@ -330,7 +306,7 @@ static int
 set_certcheck(struct opts *o, const struct setting *s, const char *v,
     struct fail *f)
 {
-	int b = parse_bool(v);
+	int b = parse_onoff(v);
 
 	if (b < 0)
 		return bad(f, s, "(on or off)", v);
@@ -374,9 +350,9 @@ set_auth(struct opts *o, const struct setting *s, const char *v,
 	int m;
 
 	o->auth_set = 1;
-	if (v == NULL || *v == '\0' || parse_bool(v) == 1)
+	if (v == NULL || *v == '\0' || parse_onoff(v) == 1)
 		o->auth = SMTP_AUTH_ON;
-	else if (parse_bool(v) == 0)
+	else if (parse_onoff(v) == 0)
 		o->auth = SMTP_AUTH_OFF;
 	else if ((m = sasl_mech_parse(v)) >= 0)
 		o->auth = m;
@@ -482,7 +458,7 @@ tri(const char *v, enum tri *t, int allow_on)
 		*t = TRI_AUTO;
 		return 0;
 	}
-	if ((b = parse_bool(v)) < 0 || (b == 1 && !allow_on))
+	if ((b = parse_onoff(v)) < 0 || (b == 1 && !allow_on))
 		return -1;
 	*t = b ? TRI_ON : TRI_OFF;
 	return 0;
@@ -527,7 +503,7 @@ static int
 set_syslog(struct opts *o, const struct setting *s, const char *v,
     struct fail *f)
 {
-	int b = parse_bool(v);
+	int b = parse_onoff(v);
 	(void)s;
 
 	(void)f;
@@ -542,7 +518,7 @@ static int
 set_verbose(struct opts *o, const struct setting *s, const char *v,
     struct fail *f)
 {
-	int b = parse_bool(v);
+	int b = parse_onoff(v);
 
 	if (b < 0)
 		return bad(f, s, "(on or off)", v);
@@ -559,6 +535,19 @@ set_mode(struct opts *o, const struct setting *s, const char *v,
 	o->mode = strcmp(s->name, "serverinfo") == 0 ? MODE_SERVERINFO :
 	    strcmp(s->name, "flush") == 0 ? MODE_FLUSH : MODE_LIST;
 	return 0;
+}
+
+const char *
+opts_config_key(const char *name, int *flag)
+{
+	for (size_t i = 0; i < sizeof(table) / sizeof(table[0]); i++)
+		if (strcmp(table[i].name, name) == 0 &&
+		    (table[i].where & CFG)) {
+			*flag = table[i].kind == K_FLAG ||
+			    table[i].arg != OPTS_ARG_REQUIRED;
+			return table[i].name;
+		}
+	return NULL;
 }
 
 const char *
@@ -601,7 +590,7 @@ opts_set(struct opts *o, const char *name, const char *v, int from_config,
 		replace((char **)((char *)o + s->off), v ? v : "");
 		return 0;
 	case K_FLAG:
-		if ((b = parse_bool(v)) < 0)
+		if ((b = parse_onoff(v)) < 0)
 			return bad(f, s, "(on or off)", v);
 		*(int *)((char *)o + s->off) = b;
 		return 0;
@@ -759,11 +748,13 @@ apply_all(struct opts *o, const struct conf *conf, const struct cli *c,
 
 		if (opts_set(o, it->key, it->value, 1, f) == -1) {
 			char why[sizeof(f->msg)];
+			enum fail_hint h = f->hint;
 
 			xstrlcpy(why, f->msg, sizeof(why));
 			fail_reset(f);
 			fail_set(f, FAIL_CONFIG, "%s:%d: %s", it->file,
 			    it->line, why);
+			fail_hint(f, h);
 			return -1;
 		}
 	}

@@ -87,6 +87,9 @@ int	 opts_set(struct opts *, const char *name, const char *value,
  */
 enum opts_arg { OPTS_ARG_NONE, OPTS_ARG_REQUIRED, OPTS_ARG_OPTIONAL };
 const char *opts_name(size_t i, int *shortopt, enum opts_arg *arg);
+/* For conf.c: a setting that is a config key, by its canonical name
+ * (its static name, NULL if none); *flag: an on/off setting. */
+const char *opts_config_key(const char *name, int *flag);
 
 /*
  * Every setting, in order: built-in defaults < the config file's

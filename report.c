@@ -18,72 +18,32 @@
 #include "smtp.h"
 #include "util.h"
 
-/* Length of a valid UTF-8 sequence at p (RFC 3629), 0 if invalid. */
-static size_t
-utf8_len(const unsigned char *p, size_t n)
-{
-	size_t len;
-	unsigned int cp;
-
-	if (p[0] < 0x80)
-		return 1;
-	if ((p[0] & 0xe0) == 0xc0) {
-		len = 2;
-		cp = p[0] & 0x1f;
-	} else if ((p[0] & 0xf0) == 0xe0) {
-		len = 3;
-		cp = p[0] & 0x0f;
-	} else if ((p[0] & 0xf8) == 0xf0) {
-		len = 4;
-		cp = p[0] & 0x07;
-	} else
-		return 0;
-	if (len > n)
-		return 0;
-	for (size_t i = 1; i < len; i++) {
-		if ((p[i] & 0xc0) != 0x80)
-			return 0;
-		cp = (cp << 6) | (p[i] & 0x3f);
-	}
-	/* overlong forms, surrogates, beyond U+10FFFF */
-	if ((len == 2 && cp < 0x80) || (len == 3 && cp < 0x800) ||
-	    (len == 4 && (cp < 0x10000 || cp > 0x10ffff)) ||
-	    (cp >= 0xd800 && cp <= 0xdfff))
-		return 0;
-	return len;
-}
-
-/* A JSON string (RFC 8259 7); invalid UTF-8 becomes U+FFFD. */
+/* A JSON string (RFC 8259 7), or null. */
 static void
 json_str(FILE *fp, const char *s)
 {
-	const unsigned char *p = (const unsigned char *)(s ? s : "");
-	size_t n = strlen((const char *)p);
+	size_t n;
+	char *clean;
 
 	if (s == NULL) {
 		fputs("null", fp);
 		return;
 	}
+	/* SPEC: foreign bytes reach the report as the terminal sees them
+	 * (sanitize(): C0, DEL, C1, invalid UTF-8 as \xhh; at most 4
+	 * octets per input octet, so nothing is cut); what is left is
+	 * valid UTF-8 without controls, and JSON needs only \" and \\. */
+	n = strlen(s);
+	clean = xmalloc(4 * n + 1);
+	sanitize(clean, 4 * n + 1, s, n);
 	fputc('"', fp);
-	while (n > 0) {
-		size_t k;
-
+	for (const char *p = clean; *p; p++) {
 		if (*p == '"' || *p == '\\')
-			fprintf(fp, "\\%c", *p);
-		else if (*p < 0x20 || *p == 0x7f)
-			fprintf(fp, "\\u%04x", *p);
-		else if ((k = utf8_len(p, n)) == 0)
-			fputs("\\ufffd", fp);
-		else {
-			fwrite(p, 1, k, fp);
-			p += k;
-			n -= k;
-			continue;
-		}
-		p++;
-		n--;
+			fputc('\\', fp);
+		fputc(*p, fp);
 	}
 	fputc('"', fp);
+	free(clean);
 }
 
 int

@@ -415,10 +415,11 @@ read_failed(struct smtp_conn *s, enum smtp_phase ph, enum conn_status st,
 
 	s->res->phase = ph;
 	s->closed = 1;
-	if (st == CONN_TLSERR)
+	if (st == CONN_TLSERR) {
 		fail_set(f, FAIL_TLS, "TLS failure waiting for %s: %s", where,
 		    conn_error(s->c));
-	else if (st == CONN_TIMEOUT)
+		fail_hint(f, conn_hint(s->c));
+	} else if (st == CONN_TIMEOUT)
 		fail_set(f, FAIL_TEMP, "timed out after %d s waiting for %s",
 		    s->p->timeout > 0 ? s->p->timeout :
 		    smtp_phase_timeout(ph), where);
@@ -566,10 +567,11 @@ put_lines(struct smtp_conn *s, enum smtp_phase ph, const char *what,
 		return 0;
 	s->res->phase = ph;
 	s->closed = 1;
-	if (st == CONN_TLSERR)
+	if (st == CONN_TLSERR) {
 		fail_set(&s->res->fail, FAIL_TLS, "TLS failure sending %s: %s",
 		    what, conn_error(s->c));
-	else
+		fail_hint(&s->res->fail, conn_hint(s->c));
+	} else
 		fail_set(&s->res->fail, FAIL_TEMP, "connection %s sending %s",
 		    st == CONN_TIMEOUT ? "timed out" : "lost", what);
 	return -1;
@@ -787,9 +789,9 @@ do_tls(struct smtp_conn *s)
 		if (p->tls == SMTP_TLS_AUTO && conn_is_loopback(s->c))
 			return 0;
 		fail_set(&s->res->fail, FAIL_PERM, "the server does not "
-		    "offer STARTTLS%s; nothing was sent (use --tls=off to "
-		    "send in plaintext)", s->esmtp ? "" :
+		    "offer STARTTLS%s; nothing was sent", s->esmtp ? "" :
 		    " (it refused EHLO)");
+		fail_hint(&s->res->fail, HINT_TLS_OFF);
 		return -1;
 	}
 	if (cmd_send(s, SMTP_PH_STARTTLS, "STARTTLS") == -1 ||
@@ -963,7 +965,8 @@ do_auth(struct smtp_conn *s)
 	if (!s->res->tls && p->tls != SMTP_TLS_OFF) {
 		fail_set(&s->res->fail, FAIL_PERM, "refusing to send "
 		    "credentials without TLS (the server offers no "
-		    "STARTTLS); --tls=off allows it");
+		    "STARTTLS)");
+		fail_hint(&s->res->fail, HINT_TLS_OFF_AUTH);
 		return -1;
 	}
 	if (!(s->res->caps.ext & SMTP_EXT_AUTH)) {
@@ -1244,8 +1247,8 @@ envelope_verdict(struct smtp_conn *s)
 	}
 	if (!s->p->allow_partial) {
 		fail_set(&res->fail, cls, "message not sent to anyone: %zu of "
-		    "%zu recipients refused (--allow-partial delivers to the "
-		    "others)", res->nrefused, s->m->nrcpt);
+		    "%zu recipients refused", res->nrefused, s->m->nrcpt);
+		fail_hint(&res->fail, HINT_ALLOW_PARTIAL);
 		return -1;
 	}
 	return 0;
@@ -1461,10 +1464,11 @@ put_data(struct smtp_conn *s, const char *buf, size_t len, const char *what)
 	if (st != CONN_TLSERR && early_reply(s) == -1)
 		return -1;
 	s->closed = 1;
-	if (st == CONN_TLSERR)
+	if (st == CONN_TLSERR) {
 		fail_set(&s->res->fail, FAIL_TLS, "TLS failure while sending "
 		    "%s: %s; it was not delivered", what, conn_error(s->c));
-	else
+		fail_hint(&s->res->fail, conn_hint(s->c));
+	} else
 		fail_set(&s->res->fail, FAIL_TEMP, "connection %s while "
 		    "sending %s; it was not delivered", st == CONN_TIMEOUT ?
 		    "timed out" : "lost", what);

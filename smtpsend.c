@@ -192,9 +192,10 @@ static int
 fail_early(const struct fail *f, int keep)
 {
 	if (f->cls == FAIL_USAGE)
-		say("%s (see %s --help)", f->msg, progname);
+		say("%s%s (see %s --help)", f->msg, front_hint(f->hint),
+		    progname);
 	else
-		say("%s", f->msg);
+		say_fail(f);
 	if (keep)
 		keep_stdin();
 	return front_exit_code(f->cls);

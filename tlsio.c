@@ -40,6 +40,7 @@ struct tlsio {
 	int		 cert_asked;	/* the server sent CertificateRequest */
 	const char	*cert_file;	/* ours, or NULL (borrowed) */
 	char		 why[WHY_MAX];	/* the last TLS failure, or "" */
+	enum fail_hint	 hint;		/* what the user could change */
 };
 
 /* "SHA256:" and 32 octets as "AB:" without the last colon, NUL. */
@@ -59,7 +60,8 @@ static void	 emit(void (*)(void *, const char *), void *, const char *,
 static void	 on_info(const SSL *, int, int);
 static int	 on_cert_request(SSL *, void *);
 static const char *alert_name(int);
-static const char *alert_words(const struct tlsio *, int *);
+static const char *alert_words(const struct tlsio *, int *,
+	    enum fail_hint *);
 static void	 set_why(struct tlsio *, unsigned long);
 static int	 io_failed(struct tlsio *, int);
 static int	 write_lost(struct tlsio *, int);
@@ -160,23 +162,28 @@ tlsio_check_opts(const struct tlsio_opts *o, struct fail *f)
 {
 	unsigned char pin[32];
 	const char *files[3] = { o->trust_file, o->cert_file, o->key_file };
-	static const char *const what[3] = { "--tls-trust-file",
-	    "--tls-cert-file", "--tls-key-file" };
+	static const char *const what[3] = { "trust file",
+	    "client certificate", "key file" };
+	static const enum fail_hint hint[3] = { HINT_TRUST_FILE,
+	    HINT_CERT_FILE, HINT_KEY_FILE };
 
 	if (o->fingerprint != NULL && parse_pin(o->fingerprint, pin) == -1) {
-		fail_set(f, FAIL_USAGE, "invalid --tls-fingerprint: want "
-		    "SHA256: and 32 hex octets");
+		fail_set(f, FAIL_USAGE, "invalid fingerprint: want SHA256: "
+		    "and 32 hex octets");
+		fail_hint(f, HINT_FINGERPRINT);
 		return -1;
 	}
 	for (int i = 0; i < 3; i++)
 		if (files[i] != NULL && access(files[i], R_OK) != 0) {
-			fail_set(f, FAIL_CONFIG, "%s %s: %s", what[i],
+			fail_set(f, FAIL_CONFIG, "TLS %s %s: %s", what[i],
 			    files[i], strerror(errno));
+			fail_hint(f, hint[i]);
 			return -1;
 		}
 	if (o->key_file != NULL && o->cert_file == NULL) {
-		fail_set(f, FAIL_USAGE, "--tls-key-file needs "
-		    "--tls-cert-file");
+		fail_set(f, FAIL_USAGE, "a TLS key file needs its "
+		    "certificate file");
+		fail_hint(f, HINT_KEY_NEEDS_CERT);
 		return -1;
 	}
 	return 0;
@@ -429,8 +436,7 @@ alert_name(int a)
 	return SSL_alert_desc_string_long(a);
 }
 
-#define NEEDS_CERT	"the server requires a client certificate " \
-			"(--tls-cert-file)"
+#define NEEDS_CERT	"the server requires a client certificate"
 
 /*
  * A fatal alert from the server in users' words (RFC 8446 6.2,
@@ -439,15 +445,18 @@ alert_name(int a)
  * handshake_failure; the CertificateRequest before it tells why.
  */
 static const char *
-alert_words(const struct tlsio *t, int *ours)
+alert_words(const struct tlsio *t, int *ours, enum fail_hint *hint)
 {
 	int none = t->cert_asked && t->cert_file == NULL;
 
 	*ours = 0;
 	switch (t->alert) {
 	case SSL_AD_CERTIFICATE_REQUIRED:
+		*hint = HINT_CERT_FILE;
 		return NEEDS_CERT;
 	case SSL_AD_HANDSHAKE_FAILURE:
+		if (none)
+			*hint = HINT_CERT_FILE;
 		return none ? NEEDS_CERT : "no cipher or key exchange in "
 		    "common with the server";
 	case SSL_AD_BAD_CERTIFICATE:
@@ -457,15 +466,17 @@ alert_words(const struct tlsio *t, int *ours)
 	case SSL_AD_CERTIFICATE_UNKNOWN:
 	case SSL_AD_UNKNOWN_CA:
 	case SSL_AD_ACCESS_DENIED:
-		if (none)
+		if (none) {
+			*hint = HINT_CERT_FILE;
 			return NEEDS_CERT;
+		}
 		if (!t->cert_asked)
 			break;
 		*ours = 1;
 		return "the server refused the client certificate";
 	case SSL_AD_PROTOCOL_VERSION:
-		return "the server accepts none of the TLS versions offered "
-		    "(--tls-min-version)";
+		*hint = HINT_MIN_VERSION;
+		return "the server accepts none of the TLS versions offered";
 	}
 	return "the server ended the TLS session with an error";
 }
@@ -479,8 +490,9 @@ set_why(struct tlsio *t, unsigned long err)
 
 	if (r == NULL)
 		r = "unknown TLS error";
+	t->hint = HINT_NONE;
 	if (t->alert >= 0) {
-		const char *w = alert_words(t, &ours);
+		const char *w = alert_words(t, &ours, &t->hint);
 
 		n = snprintf(t->why, sizeof(t->why), "%s%s%s, alert \"%s\"",
 		    w, ours ? " " : "", ours ? t->cert_file : "",
@@ -489,7 +501,8 @@ set_why(struct tlsio *t, unsigned long err)
 	    SSL_R_UNSUPPORTED_PROTOCOL || ERR_GET_REASON(err) ==
 	    SSL_R_NO_PROTOCOLS_AVAILABLE))
 		n = snprintf(t->why, sizeof(t->why), "no TLS version in "
-		    "common with the server (--tls-min-version; %s)", r);
+		    "common with the server (%s)", r), t->hint =
+		    HINT_MIN_VERSION;
 	else if (ERR_GET_LIB(err) == ERR_LIB_SSL && ERR_GET_REASON(err) ==
 	    SSL_R_WRONG_VERSION_NUMBER)
 		n = snprintf(t->why, sizeof(t->why), "the server does not "
@@ -567,6 +580,7 @@ tlsio_connect(int fd, const struct tlsio_opts *o, long long deadline,
 		default:
 			fail_set(f, FAIL_TLS, "TLS handshake failed: %s",
 			    t->why);
+			fail_hint(f, t->hint);
 		}
 		goto bad;
 	}
@@ -658,6 +672,12 @@ write_lost(struct tlsio *t, int rc)
 	return io_failed(t, SSL_get_error(t->ssl, r));
 }
 
+enum fail_hint
+tlsio_hint(const struct tlsio *t)
+{
+	return t->hint;
+}
+
 const char *
 tlsio_error(const struct tlsio *t)
 {
@@ -730,7 +750,8 @@ tlsio_describe(struct tlsio *t, void (*out)(void *, const char *), void *arg)
 	if (t->pinned)
 		emit(out, arg, "verification: ok (fingerprint pin)");
 	else if (t->nocheck)
-		emit(out, arg, "verification: skipped (--tls-certcheck=off)");
+		emit(out, arg, "verification: skipped (certificate check "
+		    "off)");
 	else
 		emit(out, arg, "verification: %s", t->verify == X509_V_OK ?
 		    "ok" : X509_verify_cert_error_string(t->verify));

@@ -65,6 +65,8 @@ int		 tlsio_write(struct tlsio *, const void *, size_t, long long);
 /* The last TLSIO_ERROR in users' words with the alert's name; "" if
  * none.  Valid until tlsio_close(). */
 const char	*tlsio_error(const struct tlsio *);
+/* What the user could change about that failure (util.h), or none. */
+enum fail_hint	 tlsio_hint(const struct tlsio *);
 /* Send close_notify (bounded by the deadline) and free. */
 void		 tlsio_close(struct tlsio *, long long deadline);
 /* Protocol, cipher, certificate chain (subject, issuer, validity,

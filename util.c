@@ -10,6 +10,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -53,7 +54,15 @@ fail_reset(struct fail *f)
 {
 	f->cls = FAIL_NONE;
 	f->err = 0;
+	f->hint = HINT_NONE;
 	f->msg[0] = '\0';
+}
+
+void
+fail_hint(struct fail *f, enum fail_hint h)
+{
+	if (f != NULL && f->hint == HINT_NONE)
+		f->hint = h;
 }
 
 void *
@@ -539,4 +548,35 @@ xasprintf(const char *fmt, ...)
 	vsnprintf(p, (size_t)n + 1, fmt, ap);
 	va_end(ap);
 	return p;
+}
+
+int
+parse_onoff(const char *v)
+{
+	static const char *const on[] = { "on", "yes", "true", "1" };
+	static const char *const off[] = { "off", "no", "false", "0" };
+
+	if (v == NULL || *v == '\0')
+		return 1;
+	for (size_t i = 0; i < sizeof(on) / sizeof(on[0]); i++)
+		if (strcasecmp(v, on[i]) == 0)
+			return 1;
+	for (size_t i = 0; i < sizeof(off) / sizeof(off[0]); i++)
+		if (strcasecmp(v, off[i]) == 0)
+			return 0;
+	return -1;
+}
+
+long
+parse_number(const char *v, long lo, long hi)
+{
+	long n = 0;
+	const char *p;
+
+	if (v == NULL)
+		return -1;
+	/* digits only (no sign, no blanks); stop before n can overflow */
+	for (p = v; *p >= '0' && *p <= '9' && n <= hi; p++)
+		n = n * 10 + (*p - '0');
+	return p == v || *p != '\0' || n < lo || n > hi ? -1 : n;
 }

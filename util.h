@@ -34,9 +34,32 @@ enum fail_class {
 
 extern const char *const fail_class_names[FAIL_MAX];
 
+/*
+ * What the user could change: the front end turns it into the option
+ * to name ("use --tls=off ..."), so that no layer below it needs to
+ * know the command line's spelling.
+ */
+enum fail_hint {
+	HINT_NONE,
+	HINT_TLS_OFF,		/* no STARTTLS offered: --tls=off sends */
+	HINT_TLS_OFF_AUTH,	/* AUTH in clear needs --tls=off */
+	HINT_ALLOW_PARTIAL,	/* some refused: --allow-partial */
+	HINT_STARTTLS,		/* plaintext on an implicit TLS port */
+	HINT_CERT_FILE,		/* the server wants a client certificate */
+	HINT_MIN_VERSION,	/* no TLS version in common */
+	HINT_USER,		/* AUTH needs a user name */
+	HINT_SERVERINFO,	/* a fingerprint: --serverinfo shows it */
+	HINT_TRUST_FILE,	/* the trust file is unusable */
+	HINT_KEY_FILE,		/* the key file is unusable */
+	HINT_KEY_NEEDS_CERT,	/* a key file without a certificate */
+	HINT_FINGERPRINT,	/* a malformed pin */
+	HINT_MAX
+};
+
 struct fail {
 	enum fail_class	 cls;
 	int		 err;		/* errno, or 0 */
+	enum fail_hint	 hint;		/* HINT_NONE, or what to change */
 	char		 msg[1024];	/* one line, no trailing newline */
 };
 
@@ -44,6 +67,8 @@ struct fail {
 void	 fail_set(struct fail *, enum fail_class, const char *, ...)
 	    __attribute__((format(printf, 3, 4)));
 void	 fail_reset(struct fail *);
+/* Attach a hint to the failure recorded (the first hint wins). */
+void	 fail_hint(struct fail *, enum fail_hint);
 
 /* A growable vector of malloc'ed strings. */
 struct strv {
@@ -124,6 +149,13 @@ int	 has_ctl_utf8(const char *s);
  * (O_APPEND, close-on-exec), or -1 with FAIL_IO "PATH: why".
  */
 int	 append_open(const char *path, long long *startp, struct fail *);
+
+/* The one on/off parser of settings, msmtp's spellings: on yes true 1,
+ * off no false 0 (any case); NULL or "" (a bare key or flag) is on.
+ * 1, 0, or -1 for anything else. */
+int	 parse_onoff(const char *);
+/* A decimal number in [lo, hi] (lo >= 0), digits only; else -1. */
+long	 parse_number(const char *, long lo, long hi);
 
 /* This host's FQDN (for EHLO, Message-ID, unqualified addresses), else
  * "localhost"; the login name (getpwuid, else $USER, else "root"); the

@@ -1418,6 +1418,51 @@ def sc_partial_during_flush_requeues_rest(ctx):
     ctx.check(ctx.queued() == [], "queue empty", repr(ctx.queued()))
 
 
+def sc_bs_sigterm_idle_421(ctx):
+    """SIGTERM while -bs waits for the client's next command (no message
+    in flight): the session ends with 421 (RFC 5321 3.8), exit 75;
+    nothing is relayed."""
+    bs = BS(ctx, ["--host=127.0.0.1", "--port=%d" % free_port(),
+                  "--tls=off", "--domain=client.test"])
+    code, _ = bs.smtp.ehlo()
+    ctx.check(code == 250, "EHLO 250", str(code))
+    time.sleep(0.2)
+    bs.p.send_signal(signal.SIGTERM)
+    try:
+        reply = bs.smtp.getreply()
+    except (smtplib.SMTPException, OSError) as e:
+        reply = (0, repr(e).encode())
+    ctx.check(reply[0] == 421, "421 after SIGTERM", repr(reply))
+    rc, err = bs.close()
+    ctx.check(rc == 75, "exit 75 after SIGTERM", "rc %s: %s" % (rc, err))
+
+
+def sc_bs_sigterm_mid_data(ctx):
+    """SIGTERM in the middle of a -bs DATA: the unfinished message is not
+    relayed (the client has no 250 and keeps it), 421, exit 75."""
+    fk = Fake(ctx, SCRIPT_OK % "NEVER", "relay")
+    bs = BS(ctx, ["--host=127.0.0.1", "--port=%d" % fk.port, "--tls=off",
+                  "--domain=client.test"])
+    bs.smtp.ehlo()
+    bs.smtp.mail("sender@client.test")
+    bs.smtp.rcpt("rcpt@example.org")
+    code, _ = bs.smtp.docmd("DATA")
+    ctx.check(code == 354, "354", str(code))
+    bs.sock.sendall(b"Subject: half\r\n\r\nfirst line\r\n")
+    time.sleep(0.2)
+    bs.p.send_signal(signal.SIGTERM)
+    try:
+        reply = bs.smtp.getreply()
+    except (smtplib.SMTPException, OSError) as e:
+        reply = (0, repr(e).encode())
+    ctx.check(reply[0] == 421, "421 after SIGTERM", repr(reply))
+    rc, err = bs.close()
+    rec = fk.stop()
+    ctx.check(rc == 75, "exit 75", "rc %s: %s" % (rc, err))
+    ctx.check(rec["connections"] == 0 and not rec["data"],
+              "nothing relayed", repr(rec)[:200])
+
+
 SCENARIOS = [(n[3:], f) for n, f in sorted(globals().items())
              if n.startswith("sc_") and callable(f)]
 

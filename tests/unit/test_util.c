@@ -86,10 +86,32 @@ test_utf8(void)
 	CHECK(!has_ctl("a\x9b"));	/* has_ctl is C0 and DEL only */
 }
 
+static void
+test_parsers(void)
+{
+	CHECK(parse_onoff(NULL) == 1 && parse_onoff("") == 1);
+	CHECK(parse_onoff("ON") == 1 && parse_onoff("yes") == 1 &&
+	    parse_onoff("True") == 1 && parse_onoff("1") == 1);
+	CHECK(parse_onoff("off") == 0 && parse_onoff("NO") == 0 &&
+	    parse_onoff("false") == 0 && parse_onoff("0") == 0);
+	CHECK(parse_onoff("maybe") == -1 && parse_onoff("on ") == -1 &&
+	    parse_onoff("2") == -1);
+	CHECK(parse_number("25", 1, 65535) == 25);
+	CHECK(parse_number("65535", 1, 65535) == 65535);
+	CHECK(parse_number("65536", 1, 65535) == -1);
+	CHECK(parse_number("0", 1, 65535) == -1);
+	CHECK(parse_number("007", 1, 10) == 7);
+	CHECK(parse_number("", 0, 10) == -1 && parse_number(NULL, 0, 1) == -1);
+	CHECK(parse_number("-1", 0, 10) == -1 && parse_number("+1", 0, 10) == -1);
+	CHECK(parse_number("1x", 0, 10) == -1 && parse_number(" 1", 0, 10) == -1);
+	CHECK(parse_number("99999999999999999999999", 0, 86400) == -1);
+}
+
 int
 main(void)
 {
 	test_sanitize();
 	test_utf8();
+	test_parsers();
 	T_DONE("util");
 }
